@@ -1,0 +1,81 @@
+"""One error hierarchy: every refusal carries a code, a message a person can act on and a status.
+
+The web layer turns these into HTML or JSON; the CLI prints the message as one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class GxpError(Exception):
+    """Base of every error GxPFlow raises on purpose."""
+
+    code = "error"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.fields: dict[str, Any] = dict(fields or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class ConfigError(GxpError):
+    """A setting is missing or malformed; start-up stops with this one line."""
+
+    code = "config"
+    status = 500
+
+
+class NotFound(GxpError):
+    code = "not_found"
+    status = 404
+
+
+class PermissionDenied(GxpError):
+    code = "forbidden"
+    status = 403
+
+
+class NotAuthenticated(GxpError):
+    code = "unauthenticated"
+    status = 401
+
+
+class Conflict(GxpError):
+    """Someone else changed the record first, or the act was already done."""
+
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(GxpError):
+    """Input refused; `fields` maps each bad field to the reason."""
+
+    code = "invalid"
+    status = 422
+
+
+class ServiceUnavailable(GxpError):
+    """A backing service (database, broker) cannot be reached."""
+
+    code = "unavailable"
+    status = 503

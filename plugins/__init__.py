@@ -1,0 +1,1 @@
+"""Built-in plugins shipped with GxPFlow; each registers itself under `gxpflow.plugins`."""

@@ -1,0 +1,112 @@
+"""Shared fixtures: the app on the chosen backend, a clean database per test, a real worker.
+
+`GXPFLOW_TEST_BACKEND=embedded` (default): SQLite file, Celery eager.
+`GXPFLOW_TEST_BACKEND=production`: a fresh PostgreSQL database, Redis as broker and result
+backend, and a real `gxpflow worker` process started by the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support import backends
+
+BACKEND = os.environ.get("GXPFLOW_TEST_BACKEND", "embedded")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"gxpflow backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND == "production":
+        return
+    skip = pytest.mark.skip(reason="needs the production stack (GXPFLOW_TEST_BACKEND=production)")
+    for item in items:
+        if "production" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[backends.Stack]:
+    """Where the suite's data lives: a database URL, a broker URL and a private queue."""
+    instance = tmp_path_factory.mktemp("instance")
+    if BACKEND == "production":
+        with backends.production_stack(instance) as stack:
+            yield stack
+    else:
+        yield backends.Stack(
+            backend="embedded",
+            database_url=f"sqlite:///{instance / 'gxpflow-test.db'}",
+            broker_url="",
+            queue="gxpflow-test",
+            instance_path=instance,
+        )
+
+
+@pytest.fixture(scope="session")
+def app_session(stack: backends.Stack) -> Iterator[Flask]:
+    app = backends.make_app(stack)
+    with app.app_context():
+        backends.migrate_to_head()
+    yield app
+    with app.app_context():
+        backends.discard_session()
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+@pytest.fixture
+def app(app_session: Flask) -> Flask:
+    """The app with an empty database (every table emptied before the test).
+
+    No app context stays pushed: each request of the test client gets its own, as in
+    production. Tests that call the engine directly use the `ctx` fixture.
+    """
+    with app_session.app_context():
+        backends.empty_database()
+    return app_session
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context for calling engine services directly, rolled back afterwards."""
+    with app.app_context():
+        yield app
+        backends.discard_session()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def worker(stack: backends.Stack, app_session: Flask) -> Iterator[backends.WorkerProcess]:
+    """A real `gxpflow worker` process on the suite's broker and database (production only)."""
+    if stack.backend != "production":
+        pytest.skip("a real worker needs the production stack")
+    with backends.worker_process(stack, app_session) as process:
+        yield process
+
+
+@pytest.fixture
+def unique() -> Any:
+    """A factory of short unique strings for names and numbers in tests."""
+
+    def make(prefix: str = "") -> str:
+        return f"{prefix}{secrets.token_hex(4)}"
+
+    return make
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

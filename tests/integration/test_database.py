@@ -1,0 +1,42 @@
+"""Times are stored in UTC and always come back with their zone, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from flask import Flask
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy.exc import StatementError
+
+from engine.db import UTCDateTime, db
+
+stamps = Table(
+    "test_stamps", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime())
+)
+
+
+@pytest.fixture
+def stamp_table(ctx: Flask) -> Iterator[Table]:
+    stamps.create(db.engine, checkfirst=True)
+    yield stamps
+    db.session.rollback()
+    stamps.drop(db.engine)
+
+
+def test_aware_times_round_trip_as_utc(stamp_table: Table) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    written = datetime(2026, 3, 1, 9, 30, tzinfo=shanghai)
+    db.session.execute(insert(stamp_table).values(id=1, at=written))
+    read = db.session.execute(select(stamp_table.c.at)).scalar_one()
+    assert read == written
+    assert read.tzinfo is not None and read.utcoffset() == timedelta(0)
+    assert read.hour == 1
+
+
+def test_naive_times_are_refused(stamp_table: Table) -> None:
+    with pytest.raises(StatementError, match="without a time zone"):
+        db.session.execute(insert(stamp_table).values(id=2, at=datetime(2026, 3, 1, 9, 30)))
+    db.session.rollback()
+    assert datetime.now(UTC).tzinfo is UTC

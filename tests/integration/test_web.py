@@ -1,0 +1,55 @@
+"""The web shell: health check, home page in both languages, one error handler."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.support import backends
+
+
+def test_healthz_reports_database_and_broker(client: FlaskClient, stack: backends.Stack) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    backend = "postgresql" if stack.backend == "production" else "sqlite"
+    assert body["database"] == {"ok": True, "backend": backend}
+    assert body["broker"]["ok"] is True
+
+
+def test_home_page_in_english_and_chinese(client: FlaskClient) -> None:
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Welcome to GxPFlow" in english
+    client.get("/lang/zh")
+    chinese = client.get("/").get_data(as_text=True)
+    assert "欢迎使用 GxPFlow" in chinese
+    assert 'lang="zh-CN"' in chinese
+
+
+def test_language_switch_only_redirects_inside_the_site(client: FlaskClient) -> None:
+    response = client.get("/lang/en?next=//evil.example/")
+    assert response.headers["Location"] == "/"
+
+
+def test_errors_answer_json_to_api_clients_and_html_to_browsers(client: FlaskClient) -> None:
+    api = client.get("/api/v1/nothing-here")
+    assert api.status_code == 404
+    assert api.get_json()["error"]["code"] == "not_found"
+    page = client.get("/nothing-here", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["Content-Type"]
+    assert "Error 404" in page.get_data(as_text=True)
+
+
+def test_unexpected_errors_show_no_traceback(stack: backends.Stack) -> None:
+    fresh = backends.make_app(stack)
+
+    @fresh.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = fresh.test_client().get("/boom", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    body = response.get_json()["error"]
+    assert body["code"] == "internal"
+    assert "secret internals" not in body["message"]

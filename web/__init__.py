@@ -1,0 +1,87 @@
+"""The Flask application factory: settings checked, extensions bound, blueprints registered."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from engine.config import Settings, load_settings
+from engine.db import db
+from engine.plugins import load_plugins
+from web import errors, i18n, navigation
+from web.extensions import celery_init_app, csrf, migrate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "engine" / "migrations"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from `GXPFLOW_*` variables; `overrides` replace them (tests)."""
+    overrides = dict(overrides or {})
+    instance_path = overrides.pop("instance_path", None) or os.environ.get("GXPFLOW_INSTANCE_PATH")
+    app = Flask(
+        __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
+    )
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(os.environ, instance, overrides)
+    _configure(app, settings)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    csrf.init_app(app)
+    celery_init_app(app, settings)
+    i18n.init_app(app)
+    navigation.init_app(app)
+    errors.init_app(app)
+
+    from web.core import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.extensions["gxpflow.plugins"] = load_plugins(app)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.extensions["gxpflow.settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=settings.session_idle_minutes * 60,
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=settings.mode == "testing",
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(dict(settings.extra))
+    logging.basicConfig(level=settings.log_level.upper())
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: enforce foreign keys and let readers work while one process writes."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def settings_of(app: Flask) -> Settings:
+    settings: Settings = app.extensions["gxpflow.settings"]
+    return settings

@@ -1,0 +1,52 @@
+"""Views of the core blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from engine import db as database
+from engine.config import LOCALES
+from engine.db import db
+from web.core import bp
+from web.extensions import broker_status
+
+
+def system_status() -> dict[str, Any]:
+    try:
+        db_status: dict[str, Any] = database.ping()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        db_status = {"ok": False, "error": reason}
+    broker = broker_status(current_app.extensions["celery"])
+    return {"database": db_status, "broker": broker}
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    status = system_status()
+    ok = status["database"]["ok"] and status["broker"]["ok"]
+    status["status"] = "ok" if ok else "degraded"
+    return jsonify(status), 200 if status["database"]["ok"] else 503
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("core/home.html", status=system_status())
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    target = request.args.get("next") or url_for("core.home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.home")
+    response = redirect(target)
+    if code in LOCALES:
+        response.set_cookie(
+            "gxpflow_locale", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response

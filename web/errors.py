@@ -1,0 +1,65 @@
+"""One handler for every error: JSON to API clients, a page to browsers, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from marshmallow import ValidationError
+from SpiffWorkflow.exceptions import WorkflowException
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import GxpError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def respond(error: GxpError) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify(error=error.to_dict()), error.status
+    return render_template("error.html", error=error), error.status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(GxpError)
+    def _gxp(error: GxpError) -> Any:
+        return respond(error)
+
+    @app.errorhandler(ValidationError)
+    def _marshmallow(error: ValidationError) -> Any:
+        messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        return respond(InvalidInput("Some fields are not valid.", fields=messages))
+
+    @app.errorhandler(WorkflowException)
+    def _workflow(error: WorkflowException) -> Any:
+        return respond(GxpError(f"The workflow could not continue: {error}", code="workflow"))
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        status = error.code or 500
+        return respond(
+            GxpError(error.description or error.name, code=error.name.lower().replace(" ", "_"),
+                     status=status)
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return respond(
+            GxpError(
+                "Something went wrong on the server. Nothing was saved; try again, and tell "
+                "your administrator if it happens again.",
+                code="internal",
+                status=500,
+            )
+        )
