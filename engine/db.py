@@ -63,3 +63,24 @@ def ping() -> dict[str, Any]:
     """Run `SELECT 1` and report the backend; raises the driver's error when unreachable."""
     db.session.execute(text("SELECT 1"))
     return {"ok": True, "backend": db.engine.dialect.name}
+
+
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION gxpflow_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def append_only_sql(table: str) -> list[str]:
+    """PostgreSQL statements that make `table` refuse UPDATE, DELETE and TRUNCATE."""
+    return [
+        APPEND_ONLY_FUNCTION,
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION gxpflow_append_only()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION gxpflow_append_only()",
+    ]

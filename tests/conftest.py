@@ -110,3 +110,31 @@ def unique() -> Any:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Any:
+    """`make_user("alice", "inspector")`: a committed user with trained roles.
+
+    Inside `ctx` the user stays attached to that session; otherwise it is made in a short app
+    context and returned detached (id, username and names readable), so that the test client's
+    requests each get a fresh app context as in production.
+    """
+    from flask import has_app_context
+
+    from engine.db import db
+    from tests.support.factories import make_user as make
+
+    def factory(username: str, *roles: str, **kwargs: Any) -> Any:
+        if has_app_context():
+            user = make(username, *roles, **kwargs)
+            db.session.commit()
+            return user
+        with app.app_context():
+            user = make(username, *roles, **kwargs)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return factory

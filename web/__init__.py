@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
 from engine.db import db
 from engine.plugins import load_plugins
@@ -41,9 +42,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     navigation.init_app(app)
     errors.init_app(app)
 
+    from web import security
+    from web.auth import bp as auth_bp
+    from web.auth.cli import audit_cli, tokens_cli, users_cli
     from web.core import bp as core_bp
 
+    security.init_app(app)
     app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    for group in (audit_cli, tokens_cli, users_cli):
+        app.cli.add_command(group)
     app.extensions["gxpflow.plugins"] = load_plugins(app)
     return app
 

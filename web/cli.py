@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,12 +33,6 @@ cli = FlaskGroup(
     help="GxPFlow: compliance engine for medical-device distributors.",
 )
 
-#: Steps `gxpflow init` runs after the schema is up to date; features append theirs.
-INIT_STEPS: list[tuple[str, Callable[[], str]]] = []
-#: Steps `gxpflow demo` runs, in order; features append theirs.
-DEMO_STEPS: list[tuple[str, Callable[[], str]]] = []
-
-
 def _database_label() -> str:
     return mask_url(settings_of(current_app).database_url)
 
@@ -52,24 +46,24 @@ def init_command() -> None:
     click.echo(f"database: {_database_label()}")
     upgrade()
     click.echo("schema: up to date")
-    for label, step in INIT_STEPS:
-        click.echo(f"{label}: {step()}")
-    from engine.db import db
-
-    db.session.commit()
 
 
 @cli.command("demo")
 @with_appcontext
 def demo_command() -> None:
     """Seed demo data (safe to run again: existing demo records are kept)."""
+    from engine import demo
     from engine.db import db
 
-    if not DEMO_STEPS:
-        click.echo("demo: nothing to seed yet")
-    for label, step in DEMO_STEPS:
-        click.echo(f"{label}: {step()}")
-        db.session.commit()
+    users = demo.seed_users()
+    db.session.commit()
+    token = demo.seed_api_token(Path(current_app.instance_path))
+    db.session.commit()
+    click.echo("Demo users (log in at /auth/login), password for all: " + demo.DEMO_PASSWORD)
+    for line in users:
+        click.echo("  " + line)
+    click.echo("Demo API token (user erp), send as 'Authorization: Bearer <token>':")
+    click.echo("  " + token)
 
 
 @cli.command("serve")

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import WorkflowException
 from werkzeug.exceptions import HTTPException
@@ -43,6 +44,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(WorkflowException)
     def _workflow(error: WorkflowException) -> Any:
         return respond(GxpError(f"The workflow could not continue: {error}", code="workflow"))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Any:
+        return respond(GxpError(
+            "This form has expired or did not come from GxPFlow. Go back, reload the page "
+            "and submit it again.", code="csrf", status=400))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:

@@ -44,6 +44,42 @@ add_messages(
         "Back to the home page": "返回首页",
         "Error": "错误",
         "Welcome to GxPFlow": "欢迎使用 GxPFlow",
+        "Log in": "登录",
+        "Log out": "退出",
+        "User name": "用户名",
+        "Password": "密码",
+        "Two-factor": "双因素认证",
+        "Two-factor code": "双因素验证码",
+        "Two-factor log-in": "双因素登录",
+        "Two-factor log-in is on": "双因素登录已开启",
+        "Code": "验证码",
+        "Continue": "继续",
+        "Confirm": "确认",
+        "Done": "完成",
+        "Key": "密钥",
+        "Set up again": "重新设置",
+        "Recovery codes": "恢复码",
+        "Change password": "修改密码",
+        "Current password": "当前密码",
+        "New password": "新密码",
+        "Repeat the new password": "再次输入新密码",
+        "You are logged out.": "您已退出登录。",
+        "Your password was changed.": "密码已修改。",
+        "The two new passwords differ.": "两次输入的新密码不一致。",
+        "The user name or password is wrong.": "用户名或密码错误。",
+        "Your session was idle too long; log in again.": "会话空闲时间过长，请重新登录。",
+        "Your password has expired: choose a new one.": "密码已过期，请设置新密码。",
+        "Your role requires two-factor log-in: set it up now.":
+            "您的角色要求双因素登录，请立即设置。",
+        "Enter the 6-digit code from your authenticator app, or one of your recovery codes.":
+            "请输入认证器应用中的 6 位验证码，或一个恢复码。",
+        "Scan this code with an authenticator app (or type the key below).":
+            "用认证器应用扫描此二维码（或手动输入下方密钥）。",
+        "Enter the 6-digit code the app shows to confirm.": "输入应用显示的 6 位验证码以确认。",
+        "At least 10 characters, with letters and digits, not containing your user name.":
+            "至少 10 个字符，须包含字母和数字，且不得包含用户名。",
+        "This form has expired or did not come from GxPFlow. Go back, reload the page and "
+        "submit it again.": "表单已过期或并非来自 GxPFlow。请返回、刷新页面后重新提交。",
         "GxPFlow makes compliance the way work is done: every receipt, inspection, release, "
         "shipment and recall runs as a process, gated by the rule pack of your region, "
         "signed and traceable.": "GxPFlow 让合规成为工作方式本身：每一次收货、验收、放行、"

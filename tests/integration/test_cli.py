@@ -59,3 +59,23 @@ def test_worker_refuses_to_start_without_a_broker(stack: Stack) -> None:
     worker = run(["worker"], env)
     assert worker.returncode != 0
     assert "GXPFLOW_BROKER_URL is not set" in worker.stderr
+
+
+def test_demo_then_audit_verify_and_token_creation(stack: Stack) -> None:
+    env = stack.environ()
+    assert run(["init"], env).returncode == 0
+    demo = run(["demo"], env)
+    assert demo.returncode == 0, demo.stderr
+    assert "password for all: Demo-pass-2026" in demo.stdout
+    assert "qm           Quality manager" in demo.stdout
+    assert "gxp_" in demo.stdout
+    again = run(["demo"], env)
+    assert again.returncode == 0, "demo is safe to run twice"
+    verify = run(["audit", "verify"], env)
+    assert verify.returncode == 0
+    assert verify.stdout.startswith("OK: ")
+    token = run(["tokens", "create", "--user", "erp", "--name", "ERP"], env)
+    assert token.returncode == 0 and token.stdout.startswith("gxp_")
+    refused = run(["tokens", "create", "--user", "qm"], env)
+    assert refused.returncode != 0
+    assert "does not have the API client role" in refused.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.testing import FlaskClient
 
 from tests.support import backends
+from tests.support.web import login
 
 
 def test_healthz_reports_database_and_broker(client: FlaskClient, stack: backends.Stack) -> None:
@@ -17,7 +20,9 @@ def test_healthz_reports_database_and_broker(client: FlaskClient, stack: backend
     assert body["broker"]["ok"] is True
 
 
-def test_home_page_in_english_and_chinese(client: FlaskClient) -> None:
+def test_home_page_in_english_and_chinese(client: FlaskClient, make_user: Any) -> None:
+    make_user("viewer", "auditor")
+    login(client, "viewer")
     english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Welcome to GxPFlow" in english
     client.get("/lang/zh")
@@ -33,22 +38,25 @@ def test_language_switch_only_redirects_inside_the_site(client: FlaskClient) -> 
 
 def test_errors_answer_json_to_api_clients_and_html_to_browsers(client: FlaskClient) -> None:
     api = client.get("/api/v1/nothing-here")
-    assert api.status_code == 404
-    assert api.get_json()["error"]["code"] == "not_found"
+    assert api.status_code == 401
+    assert api.get_json()["error"]["code"] == "unauthenticated"
     page = client.get("/nothing-here", headers={"Accept": "text/html"})
     assert page.status_code == 404
     assert "text/html" in page.headers["Content-Type"]
     assert "Error 404" in page.get_data(as_text=True)
 
 
-def test_unexpected_errors_show_no_traceback(stack: backends.Stack) -> None:
+def test_unexpected_errors_show_no_traceback(stack: backends.Stack, make_user: Any) -> None:
+    make_user("viewer", "auditor")
     fresh = backends.make_app(stack)
 
     @fresh.get("/boom")
     def boom() -> str:
         raise RuntimeError("secret internals")
 
-    response = fresh.test_client().get("/boom", headers={"Accept": "application/json"})
+    browser = fresh.test_client()
+    login(browser, "viewer")
+    response = browser.get("/boom", headers={"Accept": "application/json"})
     assert response.status_code == 500
     body = response.get_json()["error"]
     assert body["code"] == "internal"

@@ -103,6 +103,8 @@ def empty_database() -> None:
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             quoted = ", ".join(f'"{t}"' for t in tables)
+            # Append-only tables refuse TRUNCATE; replica role skips triggers for this cleanup.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:

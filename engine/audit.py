@@ -1,0 +1,248 @@
+"""The audit trail: append-only, hash-chained events for every change to a regulated record.
+
+`record()` queues an event on the session; just before the transaction commits, the queued
+events are chained onto the trail under a row lock on `audit_head`, so appends from many web and
+worker processes keep one valid chain, and a rolled-back transaction leaves no event behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text, event, select, text, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engine.db import UTCDateTime, db, utcnow
+from engine.errors import InvalidInput
+
+GENESIS = "0" * 64
+PENDING_KEY = "gxpflow.audit.pending"
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(120), nullable=False)
+    action: Mapped[str] = mapped_column(String(80), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    before: Mapped[str] = mapped_column(Text, nullable=False, default="null")
+    after: Mapped[str] = mapped_column(Text, nullable=False, default="null")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id", "seq"),
+        Index("ix_audit_event_actor", "actor_id", "seq"),
+        Index("ix_audit_event_action", "action", "seq"),
+        Index("ix_audit_event_at", "at"),
+    )
+
+    @property
+    def before_values(self) -> Any:
+        return json.loads(self.before)
+
+    @property
+    def after_values(self) -> Any:
+        return json.loads(self.after)
+
+
+class AuditHead(db.Model):  # type: ignore[name-defined]
+    """One row: the last sequence number and hash; locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, default=GENESIS)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a user (id and printed name) or the system itself (id None)."""
+
+    id: int | None
+    name: str
+
+
+SYSTEM = Actor(None, "system")
+
+
+def canonical(values: Any) -> str:
+    """JSON with sorted keys and no spaces: the exact text that is stored and hashed."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def event_hash(seq: int, at: datetime, actor_id: int | None, actor_name: str, action: str,
+               entity_type: str, entity_id: str, before: str, after: str, reason: str,
+               prev_hash: str) -> str:
+    material = "\x1f".join(
+        (str(seq), at.isoformat(timespec="microseconds"), str(actor_id or ""), actor_name,
+         action, entity_type, entity_id, before, after, reason, prev_hash)
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def record(
+    actor: Actor | Any,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    reason: str = "",
+    reason_required: bool = False,
+    session: Session | None = None,
+) -> None:
+    """Queue an audit event; it is chained and written when the transaction commits.
+
+    `actor` is an `Actor` or anything with `id` and `full_name` (a user).
+    `reason_required` marks a modification of a regulated record: it must say why.
+    """
+    if reason_required and not (reason and reason.strip()):
+        raise InvalidInput("A reason is required for this change.",
+                           fields={"reason": "Say why the record is changed."})
+    who = actor if isinstance(actor, Actor) else Actor(actor.id, actor.full_name)
+    sess = session or db.session()
+    sess.connection()  # begin the unit of work now, so a rollback also discards this event
+    pending: list[dict[str, Any]] = sess.info.setdefault(PENDING_KEY, [])
+    pending.append(
+        {
+            "at": utcnow(),
+            "actor_id": who.id,
+            "actor_name": who.name,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "before": canonical(before) if before is not None else "null",
+            "after": canonical(after) if after is not None else "null",
+            "reason": reason.strip(),
+        }
+    )
+
+
+def flush_pending(session: Session) -> list[int]:
+    """Chain and insert the queued events now (normally called just before commit)."""
+    pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
+    if not pending:
+        return []
+    head = session.execute(
+        update(AuditHead).where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + len(pending))
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one_or_none()
+    if head is None:
+        session.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
+                        {"h": GENESIS})
+        head = session.execute(
+            update(AuditHead).where(AuditHead.id == 1)
+            .values(seq=AuditHead.seq + len(pending))
+            .returning(AuditHead.seq, AuditHead.hash)
+        ).one()
+    last_seq, prev = head
+    seq = last_seq - len(pending)
+    rows = []
+    for values in pending:
+        seq += 1
+        digest = event_hash(seq, values["at"], values["actor_id"], values["actor_name"],
+                            values["action"], values["entity_type"], values["entity_id"],
+                            values["before"], values["after"], values["reason"], prev)
+        rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(AuditEvent.__table__.insert(), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    return [row["seq"] for row in rows]
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    if session.info.get(PENDING_KEY):
+        flush_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK: {self.checked} events verified, the chain is intact"
+        return (f"BROKEN at event {self.broken_seq}: {self.reason} "
+                f"({self.checked} verified before it)")
+
+
+VERIFY_COLUMNS = (
+    "seq, at, actor_id, actor_name, action, entity_type, entity_id, before, after, reason, "
+    "prev_hash, hash"
+)
+
+
+def _rows(batch: int = 20000) -> Iterator[tuple[Any, ...]]:
+    """Stream the trail in sequence order, in keyset-paginated batches."""
+    after = 0
+    query = text(
+        f"SELECT {VERIFY_COLUMNS} FROM audit_event WHERE seq > :after ORDER BY seq LIMIT :n"  # noqa: S608 - constant column list
+    ).columns(at=UTCDateTime())
+    while True:
+        chunk = db.session.execute(query, {"after": after, "n": batch}).all()
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1][0]
+
+
+def verify() -> VerifyResult:
+    """Recompute the whole chain; name the first event that does not match."""
+    prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    for row in _rows():
+        (seq, at, actor_id, actor_name, action, entity_type, entity_id, before, after,
+         reason, prev_hash, digest) = row
+        if seq != expected_seq:
+            return VerifyResult(False, checked, expected_seq,
+                                f"event {expected_seq} is missing (next present is {seq})")
+        if prev_hash != prev:
+            return VerifyResult(False, checked, seq, "its link to the previous event was changed")
+        if event_hash(seq, at, actor_id, actor_name, action, entity_type, entity_id, before,
+                      after, reason, prev_hash) != digest:
+            return VerifyResult(False, checked, seq, "its content was changed after it was written")
+        prev = digest
+        expected_seq += 1
+        checked += 1
+    head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
+    if head is not None and (head.seq != checked or head.hash != prev):
+        return VerifyResult(False, checked, checked + 1,
+                            f"the trail ends at event {checked} but {head.seq} were written")
+    return VerifyResult(True, checked)
+
+
+def history(entity_type: str, entity_id: object) -> list[AuditEvent]:
+    """Every event of one record, oldest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
+            .order_by(AuditEvent.seq)
+        )
+    )

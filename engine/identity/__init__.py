@@ -1,0 +1,1 @@
+"""Who may do what: users, roles backed by training records, authentication and API tokens."""

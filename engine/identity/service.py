@@ -1,0 +1,477 @@
+"""Identity services: users, roles backed by training, authentication with lock-out, two-factor
+log-in, API tokens and in-app notifications. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from io import BytesIO
+
+import pyotp
+import qrcode
+import qrcode.image.svg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from engine import audit
+from engine.db import db, utcnow
+from engine.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from engine.identity.models import (
+    ApiToken,
+    Notification,
+    RolePolicy,
+    Training,
+    User,
+    UserRole,
+)
+from engine.identity.roles import ADMINISTRATOR, API_CLIENT, ROLES, allowed_roles
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+TOKEN_PREFIX = "gxp_"  # noqa: S105 - a public prefix, not a secret
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The authentication policy in force (from settings)."""
+
+    password_max_age_days: int = 90
+    lockout_attempts: int = 5
+
+
+# -- passwords -------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_policy(password: str, username: str) -> None:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"at least {MIN_PASSWORD_LENGTH} characters")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        problems.append("both letters and digits")
+    if username and username.lower() in password.lower():
+        problems.append("not containing the user name")
+    if problems:
+        raise InvalidInput("The password does not meet the policy.",
+                           fields={"password": "The password needs " + ", ".join(problems) + "."})
+
+
+def password_expired(user: User, policy: Policy, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    age = now - user.password_changed_at
+    return user.must_change_password or age > timedelta(days=policy.password_max_age_days)
+
+
+# -- users and roles -------------------------------------------------------------------------
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def create_user(actor: User | audit.Actor, username: str, full_name: str, password: str,
+                email: str = "", must_change_password: bool = True) -> User:
+    if isinstance(actor, User):
+        require(actor, "users.manage")
+    username = username.strip()
+    fields = {}
+    if not re.fullmatch(r"[A-Za-z0-9._-]{2,60}", username):
+        fields["username"] = "Use 2-60 letters, digits, dots, dashes or underscores."
+    if not full_name.strip():
+        fields["full_name"] = "The printed name is required: it appears on signatures."
+    if fields:
+        raise InvalidInput("The user could not be created.", fields=fields)
+    if find_user(username) is not None:
+        raise Conflict(f"A user named {username!r} already exists.",
+                       fields={"username": "This user name is taken."})
+    check_password_policy(password, username)
+    user = User(username=username, full_name=full_name.strip(), email=email.strip(),
+                password_hash=hash_password(password), password_changed_at=utcnow(),
+                must_change_password=must_change_password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", "user", user.id, after=user.audit_values())
+    return user
+
+
+def set_active(actor: User, user: User, active: bool, reason: str) -> None:
+    """Deactivate or reactivate a user; users are never deleted."""
+    require(actor, "users.manage")
+    if user.id == actor.id and not active:
+        raise InvalidInput("You cannot deactivate yourself.")
+    before = user.audit_values()
+    user.active = active
+    db.session.flush()
+    audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
+                 before=before, after=user.audit_values(), reason=reason, reason_required=True)
+
+
+def record_training(actor: User | audit.Actor, user: User, role: str, trained_on: date,
+                    expires_on: date | None, evidence: str) -> Training:
+    if isinstance(actor, User):
+        require(actor, "training.record")
+    _check_role(role)
+    fields = {}
+    if not evidence.strip():
+        fields["evidence"] = "Say what proves the training (course, certificate, document)."
+    if expires_on is not None and expires_on < trained_on:
+        fields["expires_on"] = "The expiry date is before the training date."
+    if fields:
+        raise InvalidInput("The training record is incomplete.", fields=fields)
+    record = Training(user_id=user.id, role=role, trained_on=trained_on, expires_on=expires_on,
+                      evidence=evidence.strip(),
+                      recorded_by=actor.id if isinstance(actor, User) else None)
+    db.session.add(record)
+    db.session.flush()
+    audit.record(actor, "training.record", "user", user.id,
+                 after={"role": role, "trained_on": trained_on.isoformat(),
+                        "expires_on": expires_on.isoformat() if expires_on else None,
+                        "evidence": record.evidence})
+    return record
+
+
+def valid_training(user: User, role: str, today: date | None = None) -> Training | None:
+    today = today or utcnow().date()
+    records = db.session.scalars(
+        select(Training).where(Training.user_id == user.id, Training.role == role)
+    )
+    return next((t for t in records if t.valid_on(today)), None)
+
+
+def grant_role(actor: User | audit.Actor, user: User, role: str) -> UserRole:
+    """Grant a role; refused unless the user has valid training for it (21 CFR 11.10(i))."""
+    if isinstance(actor, User):
+        require(actor, "users.manage")
+    _check_role(role)
+    if not user.active:
+        raise InvalidInput(f"{user.username} is deactivated: reactivate the user first.")
+    if role != API_CLIENT and valid_training(user, role) is None:
+        raise InvalidInput(
+            f"{user.full_name} has no valid training record for the role {ROLES[role]['en']}.",
+            fields={"role": "Record the training first, then grant the role."},
+        )
+    if role in granted_roles(user):
+        raise Conflict(f"{user.username} already has the role {role}.")
+    grant = UserRole(user_id=user.id, role=role,
+                     granted_by=actor.id if isinstance(actor, User) else None)
+    db.session.add(grant)
+    db.session.flush()
+    db.session.refresh(user, ["roles"])
+    audit.record(actor, "role.grant", "user", user.id, after={"role": role})
+    return grant
+
+
+def revoke_role(actor: User, user: User, role: str, reason: str) -> None:
+    require(actor, "users.manage")
+    for grant in user.roles:
+        if grant.role == role and grant.revoked_at is None:
+            grant.revoked_at = utcnow()
+            grant.revoked_by = actor.id
+            db.session.flush()
+            audit.record(actor, "role.revoke", "user", user.id, before={"role": role},
+                         reason=reason, reason_required=True)
+            return
+    raise NotFound(f"{user.username} does not have the role {role}.")
+
+
+def granted_roles(user: User) -> set[str]:
+    return {g.role for g in user.roles if g.revoked_at is None}
+
+
+def effective_roles(user: User, today: date | None = None) -> set[str]:
+    """Granted roles whose training is still valid; expired training suspends the role."""
+    if not user.active:
+        return set()
+    today = today or utcnow().date()
+    granted = granted_roles(user)
+    if not granted:
+        return set()
+    trained = {
+        t.role
+        for t in db.session.scalars(select(Training).where(Training.user_id == user.id))
+        if t.valid_on(today)
+    }
+    return {r for r in granted if r == API_CLIENT or r in trained}
+
+
+def suspended_roles(user: User, today: date | None = None) -> set[str]:
+    return granted_roles(user) - effective_roles(user, today)
+
+
+def can(user: User, action: str) -> bool:
+    return bool(effective_roles(user) & allowed_roles(action))
+
+
+def require(user: User, action: str) -> None:
+    """Refuse the action unless one of the user's effective roles allows it."""
+    if not can(user, action):
+        roles = ", ".join(sorted(ROLES[r]["en"] for r in allowed_roles(action))) or "nobody"
+        raise PermissionDenied(
+            f"{user.full_name} may not do this ({action}); it needs one of: {roles}. "
+            "If you hold the role, check that your training record is still valid."
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": "Choose a listed role."})
+
+
+def mfa_required(user: User) -> bool:
+    roles = granted_roles(user)
+    if not roles:
+        return False
+    return bool(db.session.scalar(
+        select(func.count()).select_from(RolePolicy)
+        .where(RolePolicy.role.in_(roles), RolePolicy.mfa_required.is_(True))
+    ))
+
+
+def set_mfa_required(actor: User, role: str, required: bool) -> None:
+    require(actor, "users.manage")
+    _check_role(role)
+    policy = db.session.get(RolePolicy, role) or RolePolicy(role=role)
+    before = {"mfa_required": bool(policy.mfa_required)}
+    policy.mfa_required = required
+    db.session.add(policy)
+    db.session.flush()
+    audit.record(actor, "role.policy", "role", role, before=before,
+                 after={"mfa_required": required})
+
+
+# -- authentication --------------------------------------------------------------------------
+
+def authenticate(username: str, password: str, policy: Policy) -> User:
+    """Check a user name and password; count failures and lock the account after too many.
+
+    The failure is counted and audited even though the caller refuses the log-in, so the
+    caller must commit after a `NotAuthenticated` too.
+    """
+    user = find_user(username)
+    refusal = NotAuthenticated("The user name or password is wrong.")
+    if user is None:
+        audit.record(audit.SYSTEM, "login.failed", "user", username[:80],
+                     after={"username": username[:60], "reason": "unknown user"})
+        raise refusal
+    if not user.active:
+        audit.record(audit.SYSTEM, "login.refused", "user", user.id,
+                     after={"reason": "deactivated"})
+        raise NotAuthenticated("This account is deactivated. Ask your administrator.")
+    if user.locked_at is not None:
+        audit.record(audit.SYSTEM, "login.refused", "user", user.id, after={"reason": "locked"})
+        raise NotAuthenticated(
+            "This account is locked after too many failed log-ins. Ask your administrator "
+            "to unlock it."
+        )
+    if not password_matches(user, password):
+        register_failure(user, policy, "wrong password")
+        raise refusal
+    if user.failed_attempts:
+        user.failed_attempts = 0
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    db.session.flush()
+    return user
+
+
+def register_failure(user: User, policy: Policy, reason: str) -> None:
+    user.failed_attempts += 1
+    audit.record(audit.SYSTEM, "login.failed", "user", user.id,
+                 after={"reason": reason, "failed_attempts": user.failed_attempts})
+    if user.failed_attempts >= policy.lockout_attempts and user.locked_at is None:
+        user.locked_at = utcnow()
+        audit.record(audit.SYSTEM, "user.lock", "user", user.id,
+                     after={"failed_attempts": user.failed_attempts})
+        notify_role(
+            ADMINISTRATOR,
+            f"Account {user.username} locked",
+            f"{user.full_name} ({user.username}) was locked after {user.failed_attempts} "
+            "failed log-in attempts. Unlock it on the user's page once you know why.",
+        )
+    db.session.flush()
+
+
+def unlock(actor: User, user: User, reason: str) -> None:
+    require(actor, "users.manage")
+    user.locked_at = None
+    user.failed_attempts = 0
+    db.session.flush()
+    audit.record(actor, "user.unlock", "user", user.id, reason=reason, reason_required=True)
+
+
+def change_password(user: User, current: str, new: str, policy: Policy) -> None:
+    if not password_matches(user, current):
+        register_failure(user, policy, "wrong current password on change")
+        raise InvalidInput("The current password is wrong.",
+                           fields={"current_password": "This is not your current password."})
+    if current == new:
+        raise InvalidInput("Choose a new password different from the current one.",
+                           fields={"new_password": "The new password must differ."})
+    check_password_policy(new, user.username)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    db.session.flush()
+    audit.record(user, "user.password_change", "user", user.id)
+
+
+def reset_password(actor: User, user: User, new: str, reason: str) -> None:
+    """An administrator sets a temporary password; the user must change it at next log-in."""
+    require(actor, "users.manage")
+    check_password_policy(new, user.username)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = True
+    db.session.flush()
+    audit.record(actor, "user.password_reset", "user", user.id, reason=reason,
+                 reason_required=True)
+
+
+# -- two-factor log-in -----------------------------------------------------------------------
+
+def start_totp_enrolment(user: User) -> str:
+    """A new secret (not yet active) for the user to add to an authenticator app."""
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled = False
+    db.session.flush()
+    return user.totp_secret
+
+
+def totp_uri(user: User) -> str:
+    if not user.totp_secret:
+        raise InvalidInput("Two-factor enrolment has not been started.")
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name="GxPFlow")
+
+
+def qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode("utf-8")
+
+
+def confirm_totp_enrolment(user: User, code: str) -> list[str]:
+    """Activate two-factor log-in once the user proves the app works; returns recovery codes."""
+    if not user.totp_secret or not pyotp.TOTP(user.totp_secret).verify(code.strip(),
+                                                                       valid_window=1):
+        raise InvalidInput("The code does not match. Check the time on your phone and try again.",
+                           fields={"code": "Wrong or expired code."})
+    codes = [secrets.token_hex(5) for _ in range(10)]
+    user.recovery_codes = json.dumps([_sha256(c) for c in codes])
+    user.totp_enabled = True
+    db.session.flush()
+    audit.record(user, "user.totp_enable", "user", user.id)
+    return codes
+
+
+def verify_second_factor(user: User, code: str, policy: Policy) -> None:
+    """Accept a current TOTP code or an unused recovery code (which is then spent)."""
+    code = code.strip().replace(" ", "")
+    if user.totp_secret and user.totp_enabled and pyotp.TOTP(user.totp_secret).verify(
+        code, valid_window=1
+    ):
+        return
+    hashes: list[str] = json.loads(user.recovery_codes or "[]")
+    digest = _sha256(code.lower())
+    if digest in hashes:
+        hashes.remove(digest)
+        user.recovery_codes = json.dumps(hashes)
+        db.session.flush()
+        audit.record(user, "user.recovery_code_used", "user", user.id,
+                     after={"remaining": len(hashes)})
+        return
+    register_failure(user, policy, "wrong second factor")
+    raise NotAuthenticated("The two-factor code is wrong or expired.")
+
+
+# -- API tokens ------------------------------------------------------------------------------
+
+def create_token(actor: User | audit.Actor, user: User, name: str, days: int = 365) -> str:
+    """Create a token for an API client; the plain token is returned once and never stored."""
+    if isinstance(actor, User):
+        require(actor, "tokens.manage")
+    if API_CLIENT not in granted_roles(user):
+        raise InvalidInput(f"{user.username} does not have the API client role.")
+    if not 1 <= days <= 730:
+        raise InvalidInput("A token lives between 1 and 730 days.", fields={"days": "1-730"})
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name.strip() or "API token", prefix=plain[:10],
+                     token_hash=_sha256(plain), created_by=actor.id,
+                     expires_at=utcnow() + timedelta(days=days))
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, "token.create", "api_token", token.id,
+                 after={"user": user.username, "name": token.name, "prefix": token.prefix,
+                        "expires_at": token.expires_at.isoformat()})
+    return plain
+
+
+def revoke_token(actor: User, token: ApiToken, reason: str) -> None:
+    require(actor, "tokens.manage")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.")
+    token.revoked_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "token.revoke", "api_token", token.id, reason=reason,
+                 reason_required=True)
+
+
+def authenticate_token(plain: str) -> User:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(plain)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        raise NotAuthenticated("The API token is unknown, revoked or expired.")
+    if not token.user.active:
+        raise NotAuthenticated("The API client's user is deactivated.")
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return token.user
+
+
+# -- notifications ---------------------------------------------------------------------------
+
+def notify_users(users: Iterable[User], subject: str, body: str) -> int:
+    count = 0
+    for user in users:
+        db.session.add(Notification(user_id=user.id, subject=subject, body=body))
+        count += 1
+    db.session.flush()
+    return count
+
+
+def users_with_role(role: str) -> list[User]:
+    query = (
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == role, UserRole.revoked_at.is_(None), User.active.is_(True))
+        .distinct()
+    )
+    return list(db.session.scalars(query))
+
+
+def notify_role(role: str, subject: str, body: str) -> int:
+    return notify_users(users_with_role(role), subject, body)
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
