@@ -18,13 +18,13 @@ test: setup setup-test
 	bin/test
 
 setup: $(VENV)/.installed
+	bin/setup-assets
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "GxPFlow needs Python 3.11 or 3.12 (python3.12/python3.11 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	bin/setup-assets
 	touch $@
 
 setup-test:
