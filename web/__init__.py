@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     from web import security
+    from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.auth.cli import audit_cli, tokens_cli, users_cli
     from web.core import bp as core_bp
@@ -50,6 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
     for group in (audit_cli, tokens_cli, users_cli):
         app.cli.add_command(group)
     app.extensions["gxpflow.plugins"] = load_plugins(app)

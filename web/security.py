@@ -103,7 +103,7 @@ def _load_session_user() -> Response | None:
 def _before_request() -> Response | None:
     endpoint = request.endpoint or ""
     if request.path.startswith("/api/"):
-        if endpoint not in PUBLIC_ENDPOINTS and not endpoint.endswith(".openapi"):
+        if endpoint not in PUBLIC_ENDPOINTS:
             _authenticate_api()
         return None
     _load_session_user()
