@@ -33,7 +33,7 @@ def document(path: str, method: str, summary: str, response: type[Schema],
 class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"example": "invalid"})
     message = fields.String(required=True)
-    fields = fields.Dict(metadata={"description": "field name -> reason"})
+    field_reasons = fields.Dict(data_key="fields", metadata={"description": "field -> reason"})
 
 
 class MeSchema(Schema):
