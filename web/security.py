@@ -128,7 +128,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "can": can}
+        return {"current_user": g.get("user"), "can": can, "unread_count": unread_count}
 
 
 def can(action: str) -> bool:
@@ -139,3 +139,17 @@ def can(action: str) -> bool:
     if "roles" not in g:
         g.roles = identity.effective_roles(found)
     return bool(g.roles & allowed_roles(action))
+
+
+def unread_count() -> int:
+    from sqlalchemy import func, select
+
+    from engine.identity.models import Notification
+
+    found = g.get("user")
+    if found is None:
+        return 0
+    return int(db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == found.id, Notification.read_at.is_(None))
+    ) or 0)

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from engine import db as database
 from engine.config import LOCALES
 from engine.db import db
+from web.auth.forms import EmptyForm
 from web.core import bp
 from web.extensions import broker_status
 
@@ -50,3 +51,34 @@ def set_language(code: str) -> Response:
             "gxpflow_locale", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
         )
     return response
+
+
+@bp.get("/notifications")
+def notifications() -> str:
+    from sqlalchemy import select
+
+    from engine.identity.models import Notification
+    from web import security
+    from web.paging import paginate
+
+    query = select(Notification).where(Notification.user_id == security.user().id)
+    page = paginate(query, {"created_at": Notification.created_at}, "created_at")
+    return render_template("core/notifications.html", page=page, form=EmptyForm())
+
+
+@bp.post("/notifications/read")
+def mark_notifications_read() -> Response:
+    from sqlalchemy import update
+
+    from engine.db import utcnow
+    from engine.identity.models import Notification
+    from web import security
+
+    if EmptyForm().validate_on_submit():
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == security.user().id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        db.session.commit()
+    return redirect(url_for("core.notifications"))

@@ -122,3 +122,19 @@ def test_api_needs_a_valid_bearer_token(app: Flask, client: FlaskClient, make_us
                       headers={"Authorization": "Bearer gxp_wrong"}).status_code == 401
     known = client.get("/api/v1/anything", headers={"Authorization": f"Bearer {plain}"})
     assert known.status_code == 404
+
+
+def test_administrators_see_lock_out_notifications(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    make_user("sam", roles.ADMINISTRATOR)
+    make_user("tom", roles.RECEIVING_CLERK)
+    for _ in range(app.extensions["gxpflow.settings"].lockout_attempts):
+        submit(client, "/auth/login", {"username": "tom", "password": "nope-nope-1"})
+    login(client, "sam")
+    home = client.get("/").get_data(as_text=True)
+    assert '<span class="badge">1</span>' in home
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "Account tom locked" in page
+    submit(client, "/notifications/read", {}, form_url="/notifications")
+    assert '<span class="badge">' not in client.get("/").get_data(as_text=True)
