@@ -84,3 +84,32 @@ def append_only_sql(table: str) -> list[str]:
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION gxpflow_append_only()",
     ]
+
+
+_AFTER_COMMIT = "gxpflow.after_commit"
+
+
+def after_commit(action: Any) -> None:
+    """Run `action()` once the current transaction has committed (e.g. send a Celery task
+    that reads rows this transaction wrote); dropped if it rolls back."""
+    session = db.session()
+    session.connection()
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+def _run_after_commit(session: Any) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        action()
+
+
+def _drop_after_commit(session: Any, _previous: Any) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+def install_session_hooks() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not event.contains(Session, "after_commit", _run_after_commit):
+        event.listen(Session, "after_commit", _run_after_commit)
+        event.listen(Session, "after_soft_rollback", _drop_after_commit)

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 
 import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
-from engine.db import db
+from engine.db import db, install_session_hooks
 from engine.plugins import load_plugins
+from engine.workflow.runtime import Runtime, celery_dispatch
 from web import errors, i18n, navigation
 from web.extensions import celery_init_app, csrf, migrate
 
@@ -35,6 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _configure(app, settings)
 
     db.init_app(app)
+    install_session_hooks()
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     celery_init_app(app, settings)
@@ -47,13 +49,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from web.auth import bp as auth_bp
     from web.auth.cli import audit_cli, tokens_cli, users_cli
     from web.core import bp as core_bp
+    from web.ledger_cli import ledger_cli, trace_command
+    from web.processes_cli import processes_cli
 
     security.init_app(app)
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
-    for group in (audit_cli, tokens_cli, users_cli):
+    for group in (audit_cli, tokens_cli, users_cli, processes_cli):
         app.cli.add_command(group)
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(trace_command)
+    app.extensions["gxpflow.runtime"] = Runtime(
+        dispatch=None if settings.eager else celery_dispatch
+    )
     app.extensions["gxpflow.plugins"] = load_plugins(app)
     return app
 

@@ -46,6 +46,13 @@ def init_command() -> None:
     click.echo(f"database: {_database_label()}")
     upgrade()
     click.echo("schema: up to date")
+    from engine.db import db
+    from engine.workflow import store
+
+    shipped = Path(current_app.root_path).parent / "processes" / "bpmn"
+    for line in store.load_shipped(shipped):
+        click.echo(f"process: {line}")
+    db.session.commit()
 
 
 @cli.command("demo")
@@ -64,6 +71,10 @@ def demo_command() -> None:
         click.echo("  " + line)
     click.echo("Demo API token (user erp), send as 'Authorization: Bearer <token>':")
     click.echo("  " + token)
+    stock_lines = demo.seed_masterdata() + demo.seed_stock()
+    db.session.commit()
+    for line in stock_lines:
+        click.echo(line)
 
 
 @cli.command("serve")

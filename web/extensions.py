@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
@@ -12,7 +13,20 @@ from flask_wtf import CSRFProtect
 from engine.config import Settings
 
 #: Modules that declare Celery tasks; a worker imports them all at start.
-TASK_MODULES: list[str] = ["engine.jobs"]
+TASK_MODULES: list[str] = ["engine.jobs", "engine.ledger.jobs", "engine.workflow.jobs"]
+
+#: Periodic tasks run by `gxpflow beat` (times in UTC).
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "workflow-timers": {"task": "gxpflow.workflow.fire_timers", "schedule": 30.0},
+    # Expiry is judged by each site's calendar date, and sites span time zones, so the
+    # expired-stock scan runs every hour; it moves only what has become expired since.
+    "ledger-scan-expired": {"task": "gxpflow.ledger.scan_expired",
+                            "schedule": crontab(minute=5)},
+    "ledger-scan-near-expiry": {"task": "gxpflow.ledger.scan_near_expiry",
+                                "schedule": crontab(minute=20, hour=0)},
+    "ledger-scan-licences": {"task": "gxpflow.ledger.scan_licences",
+                             "schedule": crontab(minute=35, hour=0)},
+}
 
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -42,7 +56,7 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
         result_expires=3600,
         timezone="UTC",
         enable_utc=True,
-        beat_schedule={},
+        beat_schedule=BEAT_SCHEDULE,
         imports=TASK_MODULES,
     )
     celery_app.set_default()

@@ -47,6 +47,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "ledger.move": frozenset({WAREHOUSE_OPERATOR}),
     "ledger.count": frozenset({WAREHOUSE_OPERATOR, QUALITY_MANAGER}),
     "ledger.correct": frozenset({QUALITY_MANAGER}),
+    "ledger.inspect": frozenset({INSPECTOR, QUALITY_MANAGER}),
     "ledger.release": frozenset({QUALITY_MANAGER}),
     "temperature.import": frozenset({WAREHOUSE_OPERATOR, RECEIVING_CLERK, QUALITY_MANAGER}),
     # processes

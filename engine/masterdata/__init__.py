@@ -1,0 +1,1 @@
+"""Master data: sites, locations, products, parties and their licences (audited, never deleted)."""

@@ -1,0 +1,476 @@
+"""Process definitions: check a BPMN file before it is deployed, and load it for the runtime.
+
+`validate_bpmn` never raises for bad input: any bytes give either an ok result or a list of
+problems, each naming the element and the reason. The conventions it checks:
+
+- the file holds exactly one executable process, or marks its main process with the spiff
+  extension property `main` = `true` on the process element;
+- every user or manual task carries the spiff extension property `step` (the compliance step,
+  e.g. `receiving.inspect`) and lies in a lane whose name is a role id (`inspector`) or ends
+  with the role id in parentheses (`Inspector (inspector)`, full-width `（inspector）` too);
+- optional task properties: `form` (JSON, see engine.workflow.forms), `four_eyes_with` (a step
+  whose performer must be someone else), `due_hours` (a positive number) and `signature` (the
+  meaning of the e-signature the step requires, one of SIGNATURE_MEANINGS);
+- every script, condition and expression compiles under the restricted script engine;
+- call activities call a process of this file or one named in `called_processes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine.errors import InvalidInput
+from engine.workflow.expressions import element_expression_problems
+from engine.workflow.forms import FormSpec, FormSpecInvalid, parse_form
+from engine.workflow.scripting import expression_problems
+
+ROLE_IDS: Final = frozenset({
+    "receiving_clerk", "inspector", "warehouse_operator", "quality_manager",
+    "compliance_officer", "process_owner", "administrator", "auditor", "api_client",
+})
+#: The meanings engine.signatures accepts (kept here so this module needs no database).
+SIGNATURE_MEANINGS: Final = frozenset(
+    {"authored", "reviewed", "approved", "released", "responsible", "performed", "verified"}
+)
+
+#: The element id used for problems of the document as a whole.
+DOCUMENT: Final = "(document)"
+MAX_BPMN_BYTES: Final = 5_000_000
+MAX_ELEMENTS: Final = 20_000
+MAX_DEPTH: Final = 64
+MAX_PROBLEMS: Final = 200
+#: Longer than this, a due time is a typo: ten years.
+MAX_DUE_HOURS: Final = 87_600.0
+
+BPMN_NS: Final = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS: Final = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_NS: Final = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+STEP_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
+_LANE_ROLE: Final = re.compile(r".*[(（]\s*([a-z_]+)\s*[)）]")
+_XSD_LOCK: Final = threading.Lock()
+#: A DOCTYPE (and so any entity) is refused before parsing, in any of XML's encodings.
+_DOCTYPE_MARKERS: Final = tuple(
+    "<!DOCTYPE".encode(encoding) for encoding in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le",
+                                                  "utf-32-be")
+)
+_NO_DOCTYPE: Final = "DOCTYPE declarations (DTDs, entities) are not allowed."
+_HUMAN_TASK_KINDS: Final = {
+    "UserTask": "user task", "ManualTask": "manual task",
+    "NoneTask": "untyped task (it waits for a person, like a user task)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a definition cannot be deployed, at one element (or DOCUMENT)."""
+
+    element_id: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.element_id}{where}: {self.reason}"
+
+
+@dataclass
+class ValidationResult:
+    """What validate_bpmn found: the main process (id and name) and the problems, if any."""
+
+    process_key: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    process_name: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.process_key is not None
+
+
+class DefinitionInvalid(InvalidInput):
+    """A BPMN definition cannot be used; `problems` lists why, element by element."""
+
+    code = "invalid_definition"
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            message, fields={problem.element_id: problem.reason for problem in self.problems}
+        )
+
+
+@dataclass(frozen=True)
+class UserTaskMeta:
+    """What GxPFlow reads from a user task: its step, role, form and rules."""
+
+    step: str
+    role: str | None
+    form: FormSpec | None
+    four_eyes_with: str | None
+    due_hours: float | None
+    signature_meaning: str | None
+    lane: str | None = None
+
+
+def role_for_lane(lane: str | None) -> str | None:
+    """The role id a lane name stands for, or None when it names no known role."""
+    if not lane:
+        return None
+    name = lane.strip()
+    match = _LANE_ROLE.fullmatch(name)
+    role = match.group(1) if match else name
+    return role if role in ROLE_IDS else None
+
+
+# --- parsing safely ---------------------------------------------------------------------------
+
+
+def _xml_parser() -> etree.XMLParser:
+    # No entities, no DTD, no network, no huge-tree mode: the classic XXE and expansion attacks
+    # find nothing to resolve.
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_pis=True,
+    )
+
+
+def parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
+    """Parse BPMN bytes safely; returns (root, []) or (None, problems). Never raises."""
+    try:
+        return _parse_document(xml)
+    except Exception as err:  # any input must come back as a problem
+        return None, [Problem(DOCUMENT, f"The file cannot be read: {type(err).__name__}: {err}")]
+
+
+def _parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
+    if isinstance(xml, str):
+        xml = xml.encode("utf-8")
+    if not isinstance(xml, bytes | bytearray) or not bytes(xml).strip():
+        return None, [Problem(DOCUMENT, "The file is empty.")]
+    if len(xml) > MAX_BPMN_BYTES:
+        return None, [Problem(DOCUMENT, f"The file is larger than {MAX_BPMN_BYTES} bytes.")]
+    if any(marker in xml for marker in _DOCTYPE_MARKERS):
+        return None, [Problem(DOCUMENT, _NO_DOCTYPE)]
+    try:
+        root = etree.fromstring(bytes(xml), _xml_parser())
+    except etree.XMLSyntaxError as err:
+        return None, [Problem(DOCUMENT, f"The file is not well-formed XML: {err.msg}",
+                              err.lineno or None)]
+    if root is None:
+        return None, [Problem(DOCUMENT, "The file holds no XML element.")]
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        return None, [Problem(DOCUMENT, _NO_DOCTYPE)]
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        return None, [Problem(DOCUMENT, "This is not a BPMN 2.0 file: the root element is "
+                                        f"{etree.QName(root).localname!r}, not definitions in "
+                                        f"the BPMN namespace.")]
+    for count, _element in enumerate(root.iter(), start=1):
+        if count > MAX_ELEMENTS:
+            return None, [Problem(DOCUMENT, f"The file has more than {MAX_ELEMENTS} elements.")]
+    if _depth(root) > MAX_DEPTH:
+        return None, [Problem(DOCUMENT, f"The file nests deeper than {MAX_DEPTH} levels.")]
+    return root, []
+
+
+def _depth(root: Any) -> int:
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
+def _schema_problems(root: Any) -> list[Problem]:
+    """BPMN 2.0 XSD (with the spiff extension schema) errors, as SpiffWorkflow checks them."""
+    with _XSD_LOCK:  # an XMLSchema and its error log are not safe to share across threads
+        VALIDATOR.preprocess(root)
+        if VALIDATOR.validator.validate(root):
+            return []
+        return [
+            Problem(DOCUMENT, f"Not valid BPMN 2.0: {entry.message}", entry.line or None)
+            for entry in list(VALIDATOR.validator.error_log)[:20]
+        ]
+
+
+def _spiff_problem(err: BaseException) -> Problem:
+    if isinstance(err, ValidationException):
+        reason = str(err.args[0]) if err.args else str(err)
+        notes = [note for note in getattr(err, "notes", []) if note]
+        if notes:
+            reason = f"{reason} ({'; '.join(notes)})"
+        if "RecursionError" in reason:
+            reason = ("The process is chained too long to be parsed (hundreds of steps in a row); "
+                      "split it into called processes.")
+        line = err.line_number if isinstance(err.line_number, int) else None
+        return Problem(str(err.id or DOCUMENT), reason, line or None)
+    return Problem(DOCUMENT, f"SpiffWorkflow cannot parse the file: {type(err).__name__}: {err}")
+
+
+def _new_parser() -> SpiffBpmnParser:
+    return SpiffBpmnParser(validator=None)  # validated by _schema_problems under a lock
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def validate_bpmn(
+    xml: bytes, filename: str, *, called_processes: Collection[str] = frozenset()
+) -> ValidationResult:
+    """Check a BPMN file against SpiffWorkflow and GxPFlow's conventions. Never raises.
+
+    `called_processes` names processes deployed elsewhere (or a library) that call activities
+    of this file may call.
+    """
+    result = ValidationResult()
+    try:
+        _validate(xml, filename, frozenset(called_processes), result)
+    except RecursionError:
+        result.problems.append(Problem(DOCUMENT, "The process is nested or chained too deeply "
+                                                 "to be parsed."))
+    except Exception as err:  # any input must come back as a problem
+        result.problems.append(
+            Problem(DOCUMENT, f"The file cannot be checked: {type(err).__name__}: {err}")
+        )
+    del result.problems[MAX_PROBLEMS:]
+    return result
+
+
+def _validate(
+    xml: bytes, filename: str, called: frozenset[str], result: ValidationResult
+) -> None:
+    root, problems = parse_document(xml)
+    if root is None:
+        result.problems.extend(problems)
+        return
+    problems = _schema_problems(root)
+    if problems:
+        result.problems.extend(problems)
+        return
+    problems = list(_xml_convention_problems(root))
+    result.process_key, main_problems = _main_process(root)
+    problems.extend(main_problems)
+    if result.process_key is not None:
+        result.process_name = next(
+            (p.get("name") for p in root.findall("bpmn:process", _NS)
+             if p.get("id") == result.process_key and p.get("name")), None)
+    if problems:
+        result.problems.extend(problems)
+        return
+    parser = _new_parser()
+    try:
+        parser.add_bpmn_xml(root, filename=filename)
+        specs = parser.find_all_specs()
+    except RecursionError:
+        raise
+    except Exception as err:  # SpiffWorkflow raises many kinds
+        result.problems.append(_spiff_problem(err))
+        return
+    known = frozenset(parser.get_process_ids()) | called
+    for spec in specs.values():
+        result.problems.extend(_spec_problems(spec, known))
+    result.problems.extend(_flow_condition_problems(root))
+
+
+def _xml_convention_problems(root: Any) -> Iterator[Problem]:
+    """Problems found in the XML before SpiffWorkflow parses it (its messages are unclear)."""
+    for element in root.iterfind(".//bpmn:businessRuleTask", _NS):
+        yield Problem(str(element.get("id")), "Business rule tasks (DMN) are not supported; "
+                                              "use a script task or the compliance gate.")
+    for prop in root.iterfind(".//spiffworkflow:property", _NS):
+        if prop.get("name") is None or prop.get("value") is None:
+            owner = prop.getparent()
+            while owner is not None and owner.get("id") is None:
+                owner = owner.getparent()
+            element_id = owner.get("id") if owner is not None else DOCUMENT
+            yield Problem(str(element_id), "A spiffworkflow:property needs both name and value.",
+                          prop.sourceline)
+
+
+def _main_process(root: Any) -> tuple[str | None, list[Problem]]:
+    processes = root.findall("bpmn:process", _NS)
+    executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
+    declared = [
+        p for p in processes
+        if any(prop.get("name") == "main" and (prop.get("value") or "").lower() == "true"
+               for prop in p.iterfind("bpmn:extensionElements/spiffworkflow:properties/"
+                                      "spiffworkflow:property", _NS))
+    ]
+    if not executable:
+        return None, [Problem(DOCUMENT, 'The file has no executable process; set '
+                                        'isExecutable="true" on the process to run.')]
+    if len(declared) > 1:
+        ids = ", ".join(str(p.get("id")) for p in declared)
+        return None, [Problem(DOCUMENT, f"More than one process is marked main: {ids}.")]
+    if declared:
+        main = declared[0]
+        if main not in executable:
+            return None, [Problem(str(main.get("id")), "The main process is not executable.")]
+        return str(main.get("id")), []
+    if len(executable) > 1:
+        ids = ", ".join(str(p.get("id")) for p in executable)
+        return None, [Problem(DOCUMENT, f"The file has several executable processes ({ids}); "
+                                        "mark the one to start with the property main = true.")]
+    return str(executable[0].get("id")), []
+
+
+def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str]) -> Iterator[Problem]:
+    completion = getattr(spec, "completion_condition", None)
+    if completion is not None:
+        for reason in expression_problems(completion):
+            yield Problem(spec.name, f"Completion condition: {reason}")
+    for task_spec in spec.task_specs.values():
+        element_id = str(getattr(task_spec, "bpmn_id", None) or task_spec.name)
+        for reason in element_expression_problems(task_spec):
+            yield Problem(element_id, reason)
+        if isinstance(task_spec, CallActivity) and task_spec.spec not in known_processes:
+            yield Problem(element_id, f"The call activity calls '{task_spec.spec}', which is "
+                                      "neither in this file nor an allowed process.")
+        if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_id", None):
+            for reason in _human_task_problems(task_spec):
+                yield Problem(element_id, reason)
+
+
+def _flow_condition_problems(root: Any) -> Iterator[Problem]:
+    for flow in root.iterfind(".//bpmn:sequenceFlow", _NS):
+        condition = flow.find("bpmn:conditionExpression", _NS)
+        if condition is None:
+            continue
+        for reason in expression_problems(condition.text):
+            yield Problem(str(flow.get("id")), f"Condition {(condition.text or '').strip()!r}: "
+                                               f"{reason}", flow.sourceline)
+
+
+def _human_task_problems(task_spec: Any) -> Iterator[str]:
+    kind = _HUMAN_TASK_KINDS.get(type(task_spec).__name__, "task")
+    properties = _properties(task_spec)
+    step = properties.get("step")
+    if not step:
+        yield (f"The {kind} has no 'step' property (the compliance step it performs, "
+               "e.g. receiving.inspect).")
+    elif not STEP_PATTERN.fullmatch(step):
+        yield (f"The step {step!r} is not of the form area.action (lower case, "
+               "e.g. receiving.inspect).")
+    lane = task_spec.lane
+    if not lane:
+        yield f"The {kind} is not in a lane; put it in the lane of the role that performs it."
+    elif role_for_lane(lane) is None:
+        yield (f"The lane {lane!r} names no role; name it after a role id, e.g. "
+               f"'Inspector (inspector)'. Roles: {', '.join(sorted(ROLE_IDS))}.")
+    if properties.get("form") is not None:
+        try:
+            _form(properties["form"])
+        except FormSpecInvalid as err:
+            yield f"The form is not valid: {err.message}"
+    four_eyes = properties.get("four_eyes_with")
+    if four_eyes is not None and not (
+        STEP_PATTERN.fullmatch(four_eyes)
+        or re.fullmatch(r"=[A-Za-z_][A-Za-z0-9_]*", four_eyes)
+    ):
+        yield (f"four_eyes_with {four_eyes!r} is not a step (area.action) or '=variable' "
+               "naming the step in the task data.")
+    if properties.get("due_hours") is not None and _due_hours(properties["due_hours"]) is None:
+        yield (f"due_hours {properties['due_hours']!r} is not a positive number of hours "
+               f"(at most {MAX_DUE_HOURS:g}).")
+    meaning = properties.get("signature")
+    if meaning is not None and meaning not in SIGNATURE_MEANINGS:
+        yield (f"The signature meaning {meaning!r} is not one of "
+               f"{', '.join(sorted(SIGNATURE_MEANINGS))}.")
+
+
+def _properties(task_spec: Any) -> dict[str, str]:
+    extensions = getattr(task_spec, "extensions", None) or {}
+    properties = extensions.get("properties") or {}
+    return {str(key): str(value) for key, value in properties.items()}
+
+
+def _due_hours(text: str) -> float | None:
+    try:
+        hours = float(text)
+    except (TypeError, ValueError):
+        return None
+    return hours if math.isfinite(hours) and 0 < hours <= MAX_DUE_HOURS else None
+
+
+@functools.lru_cache(maxsize=512)
+def _form(text: str) -> FormSpec:
+    return parse_form(text)
+
+
+# --- loading for the runtime ------------------------------------------------------------------
+
+
+def load_spec(
+    xml: bytes, key: str, dependencies: Mapping[str, bytes] | None = None
+) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+    """Parse a deployed definition (and the files it calls) into SpiffWorkflow specs.
+
+    `key` is the process id to start; `dependencies` maps a name (used in messages) to the
+    BPMN of other files whose processes call activities may call. Returns the process spec
+    and the specs of every process it calls. Raises DefinitionInvalid.
+    """
+    parser = _new_parser()
+    for name, document in [(key, xml), *(dependencies or {}).items()]:
+        root, problems = parse_document(document)
+        if root is None:
+            raise DefinitionInvalid(f"The BPMN of {name} cannot be read.", problems)
+        problems = _schema_problems(root)
+        if problems:
+            raise DefinitionInvalid(f"The BPMN of {name} is not valid BPMN 2.0.", problems)
+        try:
+            parser.add_bpmn_xml(root, filename=name)
+        except Exception as err:
+            raise DefinitionInvalid(f"The BPMN of {name} cannot be parsed.",
+                                    [_spiff_problem(err)]) from None
+    try:
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except Exception as err:
+        raise DefinitionInvalid(f"The process {key} cannot be loaded.",
+                                [_spiff_problem(err)]) from None
+    return spec, subprocess_specs
+
+
+def user_task_meta(task_spec: Any) -> UserTaskMeta:
+    """Read a user task's step, role (from its lane), form and rules; raises DefinitionInvalid."""
+    element_id = str(getattr(task_spec, "bpmn_id", None) or task_spec.name)
+    properties = _properties(task_spec)
+    step = properties.get("step")
+    if not step:
+        raise DefinitionInvalid(f"The user task {element_id} has no step.",
+                                [Problem(element_id, "The user task has no 'step' property.")])
+    form_text = properties.get("form")
+    try:
+        form = _form(form_text) if form_text is not None else None
+    except FormSpecInvalid as err:
+        raise DefinitionInvalid(f"The form of {element_id} is not valid.",
+                                [Problem(element_id, err.message)]) from None
+    due_text = properties.get("due_hours")
+    due_hours = _due_hours(due_text) if due_text is not None else None
+    if due_text is not None and due_hours is None:
+        raise DefinitionInvalid(f"The due_hours of {element_id} is not valid.",
+                                [Problem(element_id, f"due_hours {due_text!r} is not valid.")])
+    meaning = properties.get("signature")
+    if meaning is not None and meaning not in SIGNATURE_MEANINGS:
+        raise DefinitionInvalid(f"The signature of {element_id} is not valid.",
+                                [Problem(element_id, f"Unknown signature meaning {meaning!r}.")])
+    lane = getattr(task_spec, "lane", None)
+    return UserTaskMeta(
+        step=step, role=role_for_lane(lane), form=form,
+        four_eyes_with=properties.get("four_eyes_with") or None, due_hours=due_hours,
+        signature_meaning=meaning, lane=lane,
+    )

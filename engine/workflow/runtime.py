@@ -1,0 +1,689 @@
+"""The workflow runtime: start instances, complete tasks under a lock, run engine steps, keep
+human-task rows, timers and message waits in step with the workflow, and persist it.
+
+One unit of work per call: services flush, the caller commits. Completing a task locks the
+instance row (SELECT ... FOR UPDATE on PostgreSQL) and checks its revision, so two requests or
+a request and a worker never advance one instance at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn.specs.mixins import ServiceTaskMixin, UserTaskMixin
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select, update
+
+from engine import audit
+from engine.db import db, utcnow
+from engine.errors import Conflict, GxpError, InvalidInput, NotFound, PermissionDenied
+from engine.identity import service as identity
+from engine.identity.models import User
+from engine.workflow import serialization
+from engine.workflow.definitions import UserTaskMeta, user_task_meta
+from engine.workflow.models import (
+    HumanTask,
+    MessageWait,
+    ProcessDefinition,
+    ProcessInstance,
+    ServiceCall,
+    TaskHistory,
+    TimerDue,
+)
+from engine.workflow.scripting import RestrictedScriptEngine
+from engine.workflow.store import SPECS, active_definition
+from engine.workflow.tasks import seed_start_data
+
+log = logging.getLogger(__name__)
+
+MAX_ENGINE_ROUNDS = 200
+
+
+# -- the gate and step effects, supplied by the processes layer ------------------------------
+
+@dataclass
+class StepContext:
+    """What a gate or an effect needs to know about the step being completed."""
+
+    instance: ProcessInstance
+    workflow: BpmnWorkflow
+    task: Any
+    meta: UserTaskMeta
+    actor: User
+    form: dict[str, Any]
+    performers: dict[str, int]
+
+
+@dataclass
+class GateOutcome:
+    """The gate's answer for one step (a subset of the rule-pack decision the runtime needs)."""
+
+    blocked: bool = False
+    messages: list[dict[str, str]] = field(default_factory=list)
+    signature_meaning: str | None = None
+    second_person_of: list[str] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class StepGate(Protocol):
+    def check(self, context: StepContext) -> GateOutcome: ...
+
+
+class StepEffects(Protocol):
+    def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]: ...
+
+
+class OpenGate:
+    """The gate when no rule packs are wired in: every step passes."""
+
+    def check(self, context: StepContext) -> GateOutcome:
+        return GateOutcome()
+
+
+class NoEffects:
+    def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+        return {}
+
+
+class RuntimeScriptEngine(RestrictedScriptEngine):  # type: ignore[misc]
+    """The restricted engine; service tasks get the result their Celery call recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service_results: dict[str, Any] = {}
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        return json.dumps(self.service_results.pop(str(task.id)))
+
+
+def defer_service_tasks(specs: Any) -> None:
+    """Service tasks run through Celery, so engine steps must not run them inline."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, ServiceTaskMixin):
+                task_spec.manual = True
+
+
+class GateBlocked(GxpError):
+    """The compliance gate refused the step; nothing but an audit event was written."""
+
+    code = "blocked"
+    status = 422
+
+    def __init__(self, outcome: GateOutcome) -> None:
+        text = " ".join(m.get("en", "") for m in outcome.messages) or "The step is blocked."
+        super().__init__(text)
+        self.outcome = outcome
+
+
+class SignatureRequired(GxpError):
+    code = "signature_required"
+    status = 428
+
+    def __init__(self, meaning: str) -> None:
+        super().__init__(f"This step must be signed (meaning: {meaning}). Enter your password "
+                         "to sign it.")
+        self.meaning = meaning
+
+
+Signer = Callable[[str, str, str, Mapping[str, Any]], int]
+"""sign(meaning, entity_type, entity_id, content) -> signature id; supplied by the edge."""
+
+
+@dataclass
+class Runtime:
+    gate: StepGate = field(default_factory=OpenGate)
+    effects: StepEffects = field(default_factory=NoEffects)
+    connectors: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    dispatch: Callable[[int], None] | None = None
+    "Sends a service call to a worker; None runs it inline (eager)."
+
+    # -- instances -------------------------------------------------------------------------
+
+    def start(self, actor: User | audit.Actor, key: str, data: Mapping[str, Any] | None = None,
+              *, subject: str = "", site_code: str | None = None) -> ProcessInstance:
+        if isinstance(actor, User):
+            identity.require(actor, "instances.start")
+        definition = active_definition(key)
+        assert definition is not None
+        parsed = SPECS.get(definition)
+        workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs,
+                                script_engine=RuntimeScriptEngine())
+        if data:
+            seed_start_data(workflow, data)
+        instance = ProcessInstance(
+            definition_id=definition.id, process_key=key, subject=subject[:200],
+            site_code=site_code, status="running", serialized="{}",
+            serializer_version=serialization.VERSION, started_by=actor.id,
+        )
+        db.session.add(instance)
+        db.session.flush()
+        self._history(instance, None, "started", actor, data or {})
+        audit.record(actor, "instance.start", "process_instance", instance.id,
+                     after={"process": key, "version": definition.version,
+                            "subject": subject, "site": site_code})
+        self._advance(instance, workflow, actor)
+        return instance
+
+    def load(self, instance: ProcessInstance) -> BpmnWorkflow:
+        workflow = serialization.loads(instance.serialized, RuntimeScriptEngine())
+        defer_service_tasks([workflow.spec, *workflow.subprocess_specs.values()])
+        return workflow
+
+    def lock(self, instance_id: int) -> ProcessInstance:
+        """Lock the instance row for this transaction (PostgreSQL row lock; SQLite serialises
+        writers and the revision check catches the rest)."""
+        instance = db.session.scalar(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .with_for_update().execution_options(populate_existing=True)
+        )
+        if instance is None:
+            raise NotFound(f"Process instance {instance_id} does not exist.")
+        return instance
+
+    def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        revision = instance.revision
+        result = db.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance.id, ProcessInstance.revision == revision)
+            .values(serialized=serialization.dumps(workflow), revision=revision + 1,
+                    serializer_version=serialization.VERSION, updated_at=utcnow(),
+                    status=instance.status, ended_at=instance.ended_at, error=instance.error)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("Someone else advanced this process at the same time. "
+                           "Reload the page and try again.")
+        instance.revision = revision + 1
+
+    def _advance(self, instance: ProcessInstance, workflow: BpmnWorkflow,
+                 actor: User | audit.Actor) -> None:
+        """Run engine steps, start service calls, then sync human tasks, timers and waits."""
+        try:
+            for _ in range(MAX_ENGINE_ROUNDS):
+                workflow.do_engine_steps()
+                if not self._run_inline_service_calls(instance, workflow, actor):
+                    break
+            instance.error = ""
+        except (WorkflowException, GxpError) as error:
+            instance.status = "error"
+            instance.error = str(error)
+            self._history(instance, None, "error", actor, {"error": str(error)})
+            log.warning("instance %s stopped with an error: %s", instance.id, error)
+        self._sync(instance, workflow)
+        self._save(instance, workflow)
+
+    def _status(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> str:
+        if instance.status in ("suspended", "terminated", "error"):
+            return instance.status
+        if workflow.is_completed():
+            return "completed"
+        ready_manual = workflow.get_tasks(state=TaskState.READY, manual=True)
+        return "running" if ready_manual else "waiting"
+
+    def _sync(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        instance.status = self._status(instance, workflow)
+        if instance.status == "completed" and instance.ended_at is None:
+            instance.ended_at = utcnow()
+        ready = {
+            str(task.id): task
+            for task in workflow.get_tasks(state=TaskState.READY, manual=True)
+            if isinstance(task.task_spec, UserTaskMixin)
+        }
+        open_rows = {
+            row.task_guid: row
+            for row in db.session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                        HumanTask.status == "open")
+            )
+        }
+        for guid, row in open_rows.items():
+            if guid not in ready:
+                row.status = "cancelled"
+        for guid, task in ready.items():
+            if guid in open_rows:
+                continue
+            meta = user_task_meta(task.task_spec)
+            due = None
+            if meta.due_hours:
+                from datetime import timedelta
+
+                due = utcnow() + timedelta(hours=meta.due_hours)
+            db.session.add(HumanTask(
+                instance_id=instance.id, task_guid=guid, task_name=task.task_spec.name,
+                title=task.task_spec.bpmn_name or task.task_spec.name, step=meta.step,
+                role=meta.role, subject=instance.subject, site_code=instance.site_code,
+                due_at=due,
+            ))
+        self._sync_waits(instance, workflow)
+        db.session.flush()
+
+    def _sync_waits(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        db.session.execute(delete(TimerDue).where(TimerDue.instance_id == instance.id))
+        db.session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
+        if instance.status in ("completed", "terminated", "suspended"):
+            return
+        due: datetime | None = None
+        correlation = str(workflow.data.get("correlation", "") or
+                          _start_data(workflow).get("correlation", ""))
+        for event in workflow.waiting_events():
+            kind = event.event_type
+            if kind.endswith("TimerEventDefinition") and event.value:
+                when = _parse_due(event.value)
+                if when is not None and (due is None or when < due):
+                    due = when
+            elif kind.endswith("MessageEventDefinition"):
+                db.session.add(MessageWait(instance_id=instance.id, message_name=event.name,
+                                           correlation=correlation))
+        if due is not None:
+            db.session.add(TimerDue(instance_id=instance.id, due_at=due))
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def task_row(self, human_task_id: int) -> HumanTask:
+        row = db.session.get(HumanTask, human_task_id)
+        if row is None:
+            raise NotFound(f"Task {human_task_id} does not exist.")
+        return row
+
+    def task_view(self, row: HumanTask) -> tuple[Any, UserTaskMeta, dict[str, Any]]:
+        """The spiff task, its meta and its current data, for showing the task page."""
+        instance = db.session.get(ProcessInstance, row.instance_id)
+        assert instance is not None
+        workflow = self.load(instance)
+        task = workflow.get_task_from_id(_uuid(row.task_guid))
+        return task, user_task_meta(task.task_spec), dict(task.data)
+
+    def claim(self, actor: User, human_task_id: int) -> HumanTask:
+        row = self.task_row(human_task_id)
+        self._check_open(row)
+        if row.role not in identity.effective_roles(actor):
+            raise PermissionDenied(f"This task is for the role {row.role}; you do not hold it.")
+        if row.assignee_id not in (None, actor.id):
+            raise Conflict("Someone else has already claimed this task.")
+        row.assignee_id = actor.id
+        db.session.flush()
+        audit.record(actor, "task.claim", "human_task", row.id)
+        return row
+
+    def release(self, actor: User, human_task_id: int) -> HumanTask:
+        row = self.task_row(human_task_id)
+        self._check_open(row)
+        if row.assignee_id != actor.id:
+            identity.require(actor, "tasks.assign")
+        row.assignee_id = None
+        db.session.flush()
+        audit.record(actor, "task.release", "human_task", row.id)
+        return row
+
+    def assign(self, actor: User, human_task_id: int, assignee: User, reason: str) -> HumanTask:
+        identity.require(actor, "tasks.assign")
+        row = self.task_row(human_task_id)
+        self._check_open(row)
+        if row.role not in identity.effective_roles(assignee):
+            raise InvalidInput(f"{assignee.full_name} does not hold the role {row.role}.",
+                               fields={"assignee": "Choose a user with the task's role."})
+        before = {"assignee_id": row.assignee_id}
+        row.assignee_id = assignee.id
+        db.session.flush()
+        audit.record(actor, "task.assign", "human_task", row.id, before=before,
+                     after={"assignee_id": assignee.id}, reason=reason, reason_required=True)
+        return row
+
+    @staticmethod
+    def _check_open(row: HumanTask) -> None:
+        if row.status != "open":
+            raise Conflict(f"This task is already {row.status}.")
+
+    def complete(self, actor: User, human_task_id: int, form_data: Mapping[str, Any], *,
+                 signer: Signer | None = None, tz: Any = None) -> ProcessInstance:
+        """Complete a user task: validate the form, gate it, run it, advance, save.
+
+        A gate block raises `GateBlocked` after writing its audit event; the caller commits
+        that event and nothing else (it must roll back other work first, which there is none).
+        """
+        row = self.task_row(human_task_id)
+        instance = self.lock(row.instance_id)
+        db.session.refresh(row)
+        self._check_open(row)
+        if instance.status not in ("running", "waiting"):
+            raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.")
+        if row.role not in identity.effective_roles(actor):
+            raise PermissionDenied(
+                f"This task is for the role {row.role}; {actor.full_name} does not hold it "
+                "(or the training for it has expired).")
+        if row.assignee_id not in (None, actor.id):
+            raise Conflict("This task is claimed by someone else.")
+        workflow = self.load(instance)
+        task = workflow.get_task_from_id(_uuid(row.task_guid))
+        if task is None or task.state != TaskState.READY:
+            raise Conflict("This task is no longer waiting for input.")
+        meta = user_task_meta(task.task_spec)
+        form = meta.form.validate(form_data, tz=tz) if meta.form else {}
+        performers = {**_performers(workflow), **task.data.get("_performers", {})}
+        context = StepContext(instance, workflow, task, meta, actor, form, performers)
+        second_of = [_four_eyes_step(meta.four_eyes_with, task)] if meta.four_eyes_with else []
+        outcome = self.gate.check(context)
+        for step in second_of + outcome.second_person_of:
+            if performers.get(step) == actor.id:
+                outcome.blocked = True
+                outcome.messages.append({
+                    "en": f"A second person must do this: you performed {step} in this "
+                          "process (four-eyes principle).",
+                    "zh": f"须由另一人完成：您已在本流程中执行了 {step}（双人复核原则）。",
+                })
+        if outcome.blocked:
+            self._refuse(instance, row, actor, form, outcome)
+        meaning = outcome.signature_meaning or meta.signature_meaning
+        signature_id = None
+        if meaning:
+            if signer is None:
+                raise SignatureRequired(meaning)
+            signed_content = {"process": instance.process_key, "step": meta.step,
+                              "task": row.task_guid, "data": serialization.plain(form)}
+            signature_id = signer(meaning, "human_task", str(row.id), signed_content)
+        effects = self.effects.apply(context, outcome)
+        task.data.update(form)  # coerced values (Decimal, date) so conditions compare types
+        task.data.update(effects)
+        task.data.update(outcome.data)
+        task.data["_performers"] = {**performers, meta.step: actor.id}
+        record = serialization.plain({**form, **effects})
+        task.run()
+        row.status = "completed"
+        row.completed_at = utcnow()
+        row.completed_by = actor.id
+        if row.assignee_id is None:
+            row.assignee_id = actor.id
+        self._history(instance, task, "completed", actor, record, outcome.verdicts,
+                      step=meta.step)
+        audit.record(actor, "task.complete", "human_task", row.id,
+                     after={"instance": instance.id, "step": meta.step, "data": record,
+                            "verdicts": outcome.verdicts, "signature_id": signature_id})
+        self._advance(instance, workflow, actor)
+        return instance
+
+    def _refuse(self, instance: ProcessInstance, row: HumanTask, actor: User,
+                form: Mapping[str, Any], outcome: GateOutcome) -> None:
+        audit.record(actor, "task.blocked", "human_task", row.id,
+                     after={"instance": instance.id, "step": row.step,
+                            "data": serialization.plain(form), "verdicts": outcome.verdicts,
+                            "messages": outcome.messages})
+        raise GateBlocked(outcome)
+
+    # -- instance administration ------------------------------------------------------------
+
+    def suspend(self, actor: User, instance_id: int, reason: str) -> ProcessInstance:
+        return self._set_status(actor, instance_id, "suspended", reason, ("running", "waiting",
+                                                                          "error"))
+
+    def resume(self, actor: User, instance_id: int, reason: str) -> ProcessInstance:
+        identity.require(actor, "instances.manage")
+        instance = self.lock(instance_id)
+        if instance.status != "suspended":
+            raise Conflict(f"The process is {instance.status}, not suspended.")
+        before = instance.status
+        instance.status = "running"
+        workflow = self.load(instance)
+        self._audit_status(actor, instance, before, reason)
+        self._advance(instance, workflow, actor)
+        return instance
+
+    def terminate(self, actor: User, instance_id: int, reason: str) -> ProcessInstance:
+        instance = self._set_status(actor, instance_id, "terminated", reason,
+                                    ("running", "waiting", "error", "suspended"))
+        db.session.execute(update(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                   HumanTask.status == "open")
+                           .values(status="cancelled"))
+        instance.ended_at = utcnow()
+        db.session.flush()
+        return instance
+
+    def _set_status(self, actor: User, instance_id: int, status: str, reason: str,
+                    allowed_from: tuple[str, ...]) -> ProcessInstance:
+        identity.require(actor, "instances.manage")
+        if not reason.strip():
+            raise InvalidInput("Say why.", fields={"reason": "A reason is required."})
+        instance = self.lock(instance_id)
+        if instance.status not in allowed_from:
+            raise Conflict(f"The process is {instance.status}; it cannot become {status}.")
+        before = instance.status
+        instance.status = status
+        self._audit_status(actor, instance, before, reason)
+        workflow = self.load(instance)
+        self._sync_waits(instance, workflow)
+        self._save(instance, workflow)
+        return instance
+
+    def _audit_status(self, actor: User, instance: ProcessInstance, before: str,
+                      reason: str) -> None:
+        audit.record(actor, f"instance.{instance.status}", "process_instance", instance.id,
+                     before={"status": before}, after={"status": instance.status},
+                     reason=reason, reason_required=True)
+        self._history(instance, None, instance.status, actor, {"reason": reason})
+
+    # -- timers and messages ---------------------------------------------------------------
+
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
+        """Advance every instance whose earliest timer is due (called by the beat job)."""
+        now = now or utcnow()
+        due_ids = list(db.session.scalars(
+            select(TimerDue.instance_id).where(TimerDue.due_at <= now)
+            .order_by(TimerDue.due_at).limit(limit)
+        ))
+        fired = 0
+        for instance_id in due_ids:
+            instance = self.lock(instance_id)
+            if instance.status not in ("running", "waiting"):
+                continue
+            workflow = self.load(instance)
+            workflow.refresh_timers()
+            self._history(instance, None, "timer", audit.SYSTEM, {"at": now.isoformat()})
+            self._advance(instance, workflow, audit.SYSTEM)
+            fired += 1
+        return fired
+
+    def deliver_message(self, actor: User | audit.Actor, name: str, payload: Mapping[str, Any],
+                        correlation: str = "") -> list[int]:
+        """Deliver a message to every instance waiting for it with this correlation value."""
+        from engine.workflow.tasks import send_message
+
+        query = select(MessageWait.instance_id).where(MessageWait.message_name == name)
+        if correlation:
+            query = query.where(MessageWait.correlation == correlation)
+        reached = []
+        for instance_id in sorted(set(db.session.scalars(query))):
+            instance = self.lock(instance_id)
+            if instance.status not in ("running", "waiting"):
+                continue
+            workflow = self.load(instance)
+            send_message(workflow, name, serialization.plain(payload))
+            self._history(instance, None, "message", actor, {"message": name, **payload})
+            self._advance(instance, workflow, actor)
+            reached.append(instance.id)
+        return reached
+
+    # -- service tasks ---------------------------------------------------------------------
+
+    def _run_inline_service_calls(self, instance: ProcessInstance, workflow: BpmnWorkflow,
+                                  actor: User | audit.Actor) -> bool:
+        """Record a call for each READY service task; run it now when eager. Returns whether
+        any task was completed (so engine steps should run again)."""
+        progressed = False
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            if not isinstance(task.task_spec, ServiceTaskMixin):
+                continue
+            guid = str(task.id)
+            call = db.session.scalar(select(ServiceCall).where(
+                ServiceCall.instance_id == instance.id, ServiceCall.task_guid == guid))
+            if call is None:
+                call = ServiceCall(instance_id=instance.id, task_guid=guid,
+                                   connector=task.task_spec.operation_name,
+                                   params=json.dumps(_service_params(task), default=str))
+                db.session.add(call)
+                db.session.flush()
+                if self.dispatch is not None:
+                    self.dispatch(call.id)
+                    continue
+            if call.status == "pending" and self.dispatch is None:
+                self._invoke(call)
+            if call.status == "done":
+                workflow.script_engine.service_results[guid] = json.loads(call.result)
+                task.run()
+                self._history(instance, task, "service", actor,
+                              {"connector": call.connector})
+                progressed = True
+            elif call.status == "failed":
+                raise GxpError(f"The service {call.connector} failed: {call.error}",
+                               code="service_failed")
+        return progressed
+
+    def _invoke(self, call: ServiceCall) -> None:
+        connector = self.connectors.get(call.connector)
+        call.attempts += 1
+        if connector is None:
+            call.status = "failed"
+            call.error = f"no connector named {call.connector!r} is registered"
+            return
+        try:
+            result = connector(idempotency_key=f"service-call-{call.id}",
+                               **json.loads(call.params))
+        except Exception as error:  # a connector's failure is data for the administrator
+            call.status = "failed"
+            call.error = f"{type(error).__name__}: {error}"
+            log.warning("service call %s (%s) failed: %s", call.id, call.connector, error)
+        else:
+            call.status = "done"
+            call.result = json.dumps(serialization.plain(result or {}))
+            call.error = ""
+        call.finished_at = utcnow()
+        db.session.flush()
+
+    def run_service_call(self, call_id: int) -> None:
+        """Worker side: call the connector once, then apply the result to the instance."""
+        call = db.session.get(ServiceCall, call_id)
+        if call is None:
+            return
+        if call.status in ("pending", "failed"):
+            self._invoke(call)
+            db.session.commit()  # the connector's result is kept even if applying fails
+        if call.status != "done":
+            instance = self.lock(call.instance_id)
+            instance.status = "error"
+            instance.error = f"The service {call.connector} failed: {call.error}"
+            db.session.flush()
+            return
+        instance = self.lock(call.instance_id)
+        if instance.status not in ("running", "waiting", "error"):
+            return
+        instance.status = "running"
+        workflow = self.load(instance)
+        self._advance(instance, workflow, audit.SYSTEM)
+
+    def retry(self, actor: User, instance_id: int) -> ProcessInstance:
+        """An administrator retries an instance stopped by an error (failed service call)."""
+        identity.require(actor, "tasks.retry")
+        instance = self.lock(instance_id)
+        if instance.status != "error":
+            raise Conflict(f"The process is {instance.status}, not in error.")
+        for call in db.session.scalars(select(ServiceCall).where(
+                ServiceCall.instance_id == instance.id, ServiceCall.status == "failed")):
+            call.status = "pending"
+        instance.status = "running"
+        audit.record(actor, "instance.retry", "process_instance", instance.id)
+        self._history(instance, None, "retry", actor, {})
+        workflow = self.load(instance)
+        self._advance(instance, workflow, actor)
+        return instance
+
+    # -- history ---------------------------------------------------------------------------
+
+    def _history(self, instance: ProcessInstance, task: Any, event: str,
+                 actor: User | audit.Actor, data: Mapping[str, Any],
+                 verdicts: list[dict[str, Any]] | None = None, step: str = "") -> None:
+        name = actor.full_name if isinstance(actor, User) else actor.name
+        db.session.add(TaskHistory(
+            instance_id=instance.id, task_guid=str(task.id) if task is not None else None,
+            task_name=(task.task_spec.bpmn_name or task.task_spec.name) if task else "",
+            step=step, event=event, user_id=actor.id, user_name=name,
+            data=json.dumps(serialization.plain(data), ensure_ascii=False, default=str),
+            verdicts=json.dumps(verdicts or [], ensure_ascii=False, default=str),
+        ))
+
+    def history(self, instance_id: int) -> list[TaskHistory]:
+        return list(db.session.scalars(select(TaskHistory)
+                                       .where(TaskHistory.instance_id == instance_id)
+                                       .order_by(TaskHistory.id)))
+
+
+def _uuid(guid: str) -> Any:
+    from uuid import UUID
+
+    return UUID(guid)
+
+
+def _start_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    start = workflow.get_tasks(spec_name="Start")
+    return dict(start[0].data) if start else {}
+
+
+def _performers(workflow: BpmnWorkflow) -> dict[str, int]:
+    """Who performed each step so far (kept in the task data as `_performers`), across the
+    process and the processes it called."""
+    found: dict[str, int] = {}
+    for flow in (workflow, *workflow.subprocesses.values()):
+        for task in flow.get_tasks(state=TaskState.COMPLETED):
+            found.update(task.data.get("_performers", {}))
+        found.update(flow.data.get("_performers", {}))
+    return found
+
+
+def _four_eyes_step(declared: str, task: Any) -> str:
+    """`four_eyes_with` names a step, or `=variable` for a step named in the task data (the
+    reusable dual review learns which step it reviews from its caller)."""
+    if declared.startswith("="):
+        return str(task.data.get(declared[1:], ""))
+    return declared
+
+
+def _service_params(task: Any) -> dict[str, Any]:
+    evaluated = task.task_spec.evaluate_params(task)
+    return serialization.plain({name: param["value"] for name, param in evaluated.items()})
+
+
+def _parse_due(value: Any) -> datetime | None:
+    if isinstance(value, dict):
+        value = value.get("next")
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def definition_of(instance: ProcessInstance) -> ProcessDefinition:
+    found = db.session.get(ProcessDefinition, instance.definition_id)
+    assert found is not None
+    return found
+
+
+def current_runtime() -> Runtime:
+    """The runtime of the current app (built by the app factory with its gate and effects)."""
+    from flask import current_app
+
+    runtime: Runtime = current_app.extensions["gxpflow.runtime"]
+    return runtime
+
+
+def celery_dispatch(call_id: int) -> None:
+    """Send a service call to a worker once the transaction that recorded it commits."""
+    from engine.db import after_commit
+    from engine.workflow.jobs import run_service_call
+
+    after_commit(lambda: run_service_call.delay(call_id))

@@ -1,0 +1,77 @@
+"""`gxpflow processes validate|deploy|list`: BPMN files from the shell."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from engine import audit
+from engine.db import db
+from engine.errors import GxpError
+from engine.workflow import store
+from engine.workflow.definitions import validate_bpmn
+
+processes_cli = AppGroup("processes", help="BPMN process definitions.")
+
+
+@processes_cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate_command(files: tuple[str, ...]) -> None:
+    """Check BPMN files: one line per file, OK or REFUSED with the element id and reason.
+
+    Runs without a database: call activities may name any process in the files given.
+    """
+    documents = {}
+    for name in files:
+        try:
+            documents[name] = Path(name).read_bytes()
+        except OSError as error:
+            documents[name] = b""
+            click.echo(f"{name}: REFUSED (file) cannot be read: {error.strerror}")
+    keys = set()
+    for xml in documents.values():
+        result = validate_bpmn(xml, "probe")
+        if result.process_key:
+            keys.add(result.process_key)
+    refused = 0
+    for name, xml in documents.items():
+        if not xml:
+            refused += 1
+            continue
+        result = validate_bpmn(xml, Path(name).name, called_processes=keys)
+        if result.ok:
+            click.echo(f"{name}: OK ({result.process_key})")
+            continue
+        refused += 1
+        for problem in result.problems:
+            click.echo(f"{name}: REFUSED ({problem.element_id}) {problem.reason}")
+    if refused:
+        sys.exit(1)
+
+
+@processes_cli.command("deploy")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--note", default="", help="Why this version is deployed.")
+def deploy_command(file: str, note: str) -> None:
+    """Deploy a BPMN file as the new active version of its process."""
+    try:
+        definition = store.deploy(audit.Actor(None, "cli"), Path(file).read_bytes(),
+                                  Path(file).name, note=note)
+    except GxpError as refused:
+        db.session.rollback()
+        click.echo(f"{file}: REFUSED {refused.message}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"{file}: deployed {definition.key} v{definition.version} ({definition.status})")
+
+
+@processes_cli.command("list")
+def list_command() -> None:
+    """Every version of every process, newest first."""
+    for definition in store.definitions():
+        click.echo(f"{definition.key:28} v{definition.version:<4} {definition.status:8} "
+                   f"{definition.deployed_at:%Y-%m-%d %H:%M}Z  {definition.sha256[:12]}  "
+                   f"{definition.filename}")
