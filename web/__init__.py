@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -21,6 +22,23 @@ from web import errors, i18n, navigation
 from web.extensions import celery_init_app, csrf, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "engine" / "migrations"
+
+# One line per feature blueprint (a module with `bp`), in navigation order.
+BLUEPRINTS: tuple[str, ...] = (
+    "web.core",
+    "web.auth",
+    "web.api",
+)
+
+# One line per command or command group: (module, attribute).
+CLI_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("web.auth.cli", "audit_cli"),
+    ("web.auth.cli", "tokens_cli"),
+    ("web.auth.cli", "users_cli"),
+    ("web.processes_cli", "processes_cli"),
+    ("web.ledger_cli", "ledger_cli"),
+    ("web.ledger_cli", "trace_command"),
+)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -45,21 +63,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     from web import security
-    from web.api import bp as api_bp
-    from web.auth import bp as auth_bp
-    from web.auth.cli import audit_cli, tokens_cli, users_cli
-    from web.core import bp as core_bp
-    from web.ledger_cli import ledger_cli, trace_command
-    from web.processes_cli import processes_cli
 
     security.init_app(app)
-    app.register_blueprint(core_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(api_bp)
-    for group in (audit_cli, tokens_cli, users_cli, processes_cli):
-        app.cli.add_command(group)
-    app.cli.add_command(ledger_cli)
-    app.cli.add_command(trace_command)
+    for module in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module).bp)
+    for module, attribute in CLI_COMMANDS:
+        app.cli.add_command(getattr(importlib.import_module(module), attribute))
     app.extensions["gxpflow.runtime"] = Runtime(
         dispatch=None if settings.eager else celery_dispatch
     )
