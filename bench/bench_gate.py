@@ -1,21 +1,34 @@
 """Gate evaluation time per step for each shipped pack, and memory over 100,000 evaluations.
 
-Run from the project root: `.venv/bin/python bench/bench_gate.py [--runs N]`. Prints figures and
-ratios to the targets (median under 0.3 ms per evaluation per step; RSS growth under 5 %
-between 1,000 and 100,000 evaluations); it asserts nothing, since shared machines are noisy.
+Run from the project root: `.venv/bin/python bench/bench_gate.py [--runs N] [--db BACKEND]`.
+Prints figures and ratios to the targets (median under 0.3 ms per evaluation per step; RSS
+growth under 5 % between 1,000 and 100,000 evaluations); it asserts nothing, since shared
+machines are noisy.
+
+`--db sqlite` (default) or `--db postgresql` also times what a workflow step pays in a running
+app: `RulesGate.check` = the generation-counter query (are the active packs still the ones
+cached?) + fact building + evaluation of the packs active at the site + the audit record,
+on a fresh database with the shipped packs activated per region (`--db none` skips it;
+PostgreSQL from GXPFLOW_BENCH_PG_URL or GXPFLOW_TEST_PG_URL).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import platform
 import resource
+import secrets
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -102,10 +115,117 @@ def bench_memory(gate: Gate, packs: list[Pack], total: int) -> None:
           f"{growth / TARGET_GROWTH:.2f} x); {total / elapsed:,.0f} evaluations/s")
 
 
+SITES = (("SH", "Shanghai", "CN", "Asia/Shanghai", "nmpa"),
+         ("CHI", "Chicago", "US", "America/Chicago", "fda"),
+         ("RTM", "Rotterdam", "EU", "Europe/Amsterdam", "mdr"))
+
+
+@contextlib.contextmanager
+def database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench-gate.db"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(os.environ.get("GXPFLOW_BENCH_PG_URL") or os.environ.get(
+        "GXPFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    name = f"gxpflow_bench_{secrets.token_hex(4)}"
+
+    def admin() -> Any:
+        return psycopg.connect(host=admin_url.host, port=admin_url.port or 5432,
+                               user=admin_url.username, password=admin_url.password,
+                               dbname=admin_url.database, autocommit=True)
+
+    with admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(drivername="postgresql+psycopg", database=name) \
+            .render_as_string(hide_password=False)
+    finally:
+        with admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_app_gate(packs: list[Pack], runs: int, backend: str) -> None:
+    """RulesGate.check as the runtime calls it, with the per-evaluation reload check."""
+    from flask_migrate import upgrade
+
+    from engine import audit
+    from engine.db import db
+    from engine.masterdata import service as md
+    from engine.rules import store
+    from engine.rules.workflow_gate import RulesGate
+    from web import create_app
+
+    print()
+    print(f"RulesGate.check in the app on {backend}: generation check + fact + evaluation of "
+          f"the site's active pack + audit record ({runs} runs per step)")
+    with database(backend) as url, tempfile.TemporaryDirectory() as instance:
+        app = create_app({"mode": "testing", "database_url": url, "instance_path": instance})
+        with app.app_context():
+            upgrade()
+            for code, name, region, zone, _pack in SITES:
+                md.create_site(audit.SYSTEM, code, name, region, zone)
+            store.import_shipped(audit.SYSTEM)
+            for code, *_rest, pack_id in SITES:
+                row = store.latest_version(pack_id)
+                assert row is not None
+                store.activate_for_demo(row, code)
+            db.session.commit()
+            private = Gate()
+            rules_gate = RulesGate(gate=private)
+            actor = SimpleNamespace(id=None, full_name="bench")
+            checks = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                store.generation_stamp()
+                checks.append((time.perf_counter() - start) * 1000)
+            print(f"generation check alone: median {statistics.median(checks):.3f} ms, "
+                  f"p95 {percentile(checks, 0.95):.3f} ms")
+            print(f"{'pack':6} {'step':24} {'median ms':>10} {'p95 ms':>8} {'evals/s':>9}")
+            all_times: list[float] = []
+            sites = {pack_id: code for code, *_rest, pack_id in SITES}
+            for pack in packs:
+                instance_row = SimpleNamespace(id=1, site_code=sites.get(pack.id, ""))
+                for step in pack.steps:
+                    facts = itertools.cycle([dict(case.fact) for case in pack.cases
+                                             if case.step == step])
+                    times: list[float] = []
+                    for count in range(runs + 50):
+                        context: Any = SimpleNamespace(
+                            instance=instance_row, task=SimpleNamespace(id="t", data={}),
+                            meta=SimpleNamespace(step=step), actor=actor,
+                            form=next(facts), performers={})
+                        start = time.perf_counter()
+                        rules_gate.check(context)
+                        elapsed = (time.perf_counter() - start) * 1000
+                        if count >= 50:
+                            times.append(elapsed)
+                        if count % 200 == 0:
+                            db.session.rollback()  # drop queued audit events (not timed)
+                    db.session.rollback()
+                    all_times += times
+                    median = statistics.median(times)
+                    print(f"{pack.id:6} {step:24} {median:10.3f} "
+                          f"{percentile(times, 0.95):8.3f} {1000 / median:9,.0f}")
+            print(f"all steps: median {statistics.median(all_times):.3f} ms, p95 "
+                  f"{percentile(all_times, 0.95):.3f} ms, "
+                  f"{len(all_times) / (sum(all_times) / 1000):,.0f} evaluations/s "
+                  f"(reloads of the active packs: {rules_gate.active.reloads})")
+            private.close()
+            db.session.remove()
+        with app.app_context():
+            db.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000, help="timed runs per step")
     parser.add_argument("--total", type=int, default=100_000, help="evaluations for memory")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "none"), default="sqlite",
+                        help="database for the in-app RulesGate timing")
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.platform()}, "
           f"{os.cpu_count()} CPUs")
@@ -116,6 +236,8 @@ def main() -> None:
         bench_memory(gate, packs, args.total)
     finally:
         gate.close()
+    if args.db != "none":
+        bench_app_gate(packs, args.runs, args.db)
 
 
 if __name__ == "__main__":

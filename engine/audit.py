@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,9 @@ from engine.errors import InvalidInput
 
 GENESIS = "0" * 64
 PENDING_KEY = "gxpflow.audit.pending"
+#: Up to this many events are written with the head in one statement on PostgreSQL (beyond,
+#: a multi-row VALUES list would near the protocol's limit of 65,535 parameters).
+ONE_STATEMENT_ROWS = 500
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
@@ -161,8 +166,15 @@ def flush_pending(session: Session) -> list[int]:
                             values["before"], values["after"], values["reason"], prev)
         rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(AuditEvent.__table__.insert(), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    move_head = update(AuditHead).where(AuditHead.id == 1).values(hash=prev)
+    if len(rows) <= ONE_STATEMENT_ROWS and session.get_bind().dialect.name == "postgresql":
+        # One round trip: the events and the head's new hash in one statement (the head row
+        # is already locked by the UPDATE above).
+        session.execute(AuditEvent.__table__.insert().values(rows)
+                        .add_cte(move_head.cte("move_head")))
+    else:
+        session.execute(AuditEvent.__table__.insert(), rows)
+        session.execute(move_head)
     return [row["seq"] for row in rows]
 
 
@@ -196,10 +208,17 @@ VERIFY_COLUMNS = (
     "prev_hash, hash"
 )
 
+#: PostgreSQL builds the exact text `event_hash` hashes (fields joined by U+001F, the time as
+#: `isoformat(timespec="microseconds")` in UTC, no actor as ""), so verify need not make a
+#: datetime and a Python tuple of twelve values per event; Python still computes every hash.
+_PG_MATERIAL = """convert_to(concat_ws(chr(31), seq::text,
+    to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+    CASE WHEN actor_id IS NULL OR actor_id = 0 THEN '' ELSE actor_id::text END,
+    actor_name, action, entity_type, entity_id, before, after, reason, prev_hash), 'UTF8')"""
 
-def _rows(batch: int = 20000) -> Iterator[tuple[Any, ...]]:
+
+def _rows(batch: int = 20000, after: int = 0) -> Iterator[tuple[Any, ...]]:
     """Stream the trail in sequence order, in keyset-paginated batches."""
-    after = 0
     query = text(
         f"SELECT {VERIFY_COLUMNS} FROM audit_event WHERE seq > :after ORDER BY seq LIMIT :n"  # noqa: S608 - constant column list
     ).columns(at=UTCDateTime())
@@ -211,30 +230,111 @@ def _rows(batch: int = 20000) -> Iterator[tuple[Any, ...]]:
         after = chunk[-1][0]
 
 
+@dataclass
+class _Walk:
+    """Where a verification has got to: the last good hash and the next expected sequence."""
+
+    prev: str = GENESIS
+    expected_seq: int = 1
+    checked: int = 0
+
+    def check(self, rows: Iterator[tuple[Any, ...]]) -> VerifyResult | None:
+        """Check events one by one; the first broken one ends the walk."""
+        for row in rows:
+            (seq, at, actor_id, actor_name, action, entity_type, entity_id, before, after,
+             reason, prev_hash, digest) = row
+            if seq != self.expected_seq:
+                return VerifyResult(False, self.checked, self.expected_seq,
+                                    f"event {self.expected_seq} is missing "
+                                    f"(next present is {seq})")
+            if prev_hash != self.prev:
+                return VerifyResult(False, self.checked, seq,
+                                    "its link to the previous event was changed")
+            if event_hash(seq, at, actor_id, actor_name, action, entity_type, entity_id, before,
+                          after, reason, prev_hash) != digest:
+                return VerifyResult(False, self.checked, seq,
+                                    "its content was changed after it was written")
+            self.prev = digest
+            self.expected_seq += 1
+            self.checked += 1
+        return None
+
+    def check_postgresql(self, batch: int = 2000) -> VerifyResult | None:
+        """The same check, a batch at a time: a batch whose sequence numbers, links and hashes
+        all match is accepted whole; any other batch is walked again event by event from its
+        start, so the result (and the first broken event) is exactly that of `check`.
+
+        Batches are small on purpose: big ones keep many rows alive across garbage
+        collections, which then cost more than the hashing."""
+        sha256 = hashlib.sha256
+        driver = db.session.connection().connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor(name="gxpflow_audit_verify", binary=True)
+        try:
+            cursor.execute(
+                f"SELECT seq, {_PG_MATERIAL}, prev_hash, hash FROM audit_event "  # noqa: S608 - constant SQL
+                "WHERE seq > 0 ORDER BY seq"
+            )
+            with _prefetching(cursor, batch) as chunks:
+                for chunk in chunks:
+                    seqs, materials, links, digests = zip(*chunk, strict=True)
+                    count = len(chunk)
+                    if not (seqs[0] == self.expected_seq
+                            and seqs[-1] == self.expected_seq + count - 1
+                            and links[0] == self.prev and links[1:] == digests[:-1]
+                            and [sha256(m).hexdigest() for m in materials] == list(digests)):
+                        break
+                    self.prev = digests[-1]
+                    self.expected_seq += count
+                    self.checked += count
+        finally:
+            cursor.close()
+        # Event by event from where the batches stopped: the batch that did not match, if any,
+        # and whatever was committed after the cursor took its snapshot.
+        return self.check(_rows(after=self.expected_seq - 1))
+
+
+@contextmanager
+def _prefetching(cursor: Any, size: int) -> Iterator[Iterator[list[Any]]]:
+    """Batches from a server-side cursor, the next one fetched by a helper thread while the
+    caller checks the current one (the database and the hashing then run side by side).
+    The connection is back in the caller's hands when the block ends."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gxpflow-audit-verify")
+    pending: list[Future[list[Any]]] = [pool.submit(cursor.fetchmany, size)]
+
+    def chunks() -> Iterator[list[Any]]:
+        while chunk := pending[0].result():
+            pending[0] = pool.submit(cursor.fetchmany, size)
+            yield chunk
+
+    try:
+        yield chunks()
+    finally:
+        pool.shutdown(wait=True)
+
+
 def verify() -> VerifyResult:
     """Recompute the whole chain; name the first event that does not match."""
-    prev = GENESIS
-    expected_seq = 1
-    checked = 0
-    for row in _rows():
-        (seq, at, actor_id, actor_name, action, entity_type, entity_id, before, after,
-         reason, prev_hash, digest) = row
-        if seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq,
-                                f"event {expected_seq} is missing (next present is {seq})")
-        if prev_hash != prev:
-            return VerifyResult(False, checked, seq, "its link to the previous event was changed")
-        if event_hash(seq, at, actor_id, actor_name, action, entity_type, entity_id, before,
-                      after, reason, prev_hash) != digest:
-            return VerifyResult(False, checked, seq, "its content was changed after it was written")
-        prev = digest
-        expected_seq += 1
-        checked += 1
-    head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
-    if head is not None and (head.seq != checked or head.hash != prev):
-        return VerifyResult(False, checked, checked + 1,
-                            f"the trail ends at event {checked} but {head.seq} were written")
-    return VerifyResult(True, checked)
+    walk = _Walk()
+    if db.session.get_bind().dialect.name == "postgresql":
+        broken = walk.check_postgresql()
+    else:
+        broken = walk.check(_rows())
+    while broken is None:
+        head = db.session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
+        if head is None or (head.seq == walk.checked and head.hash == walk.prev):
+            return VerifyResult(True, walk.checked)
+        seen = walk.checked
+        if head.seq > seen:
+            # Events appended by others while the walk ran: check them too, then look at the
+            # head again. Without progress, the end of the trail is missing.
+            broken = walk.check(_rows(after=walk.expected_seq - 1))
+            if broken is None and walk.checked > seen:
+                continue
+        broken = broken or VerifyResult(
+            False, walk.checked, walk.checked + 1,
+            f"the trail ends at event {walk.checked} but {head.seq} were written")
+    return broken
 
 
 def history(entity_type: str, entity_id: object) -> list[AuditEvent]:

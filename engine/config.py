@@ -23,7 +23,7 @@ ENV_PREFIX = "GXPFLOW_"
 MODES = ("development", "production", "testing")
 LOCALES = ("en", "zh")
 SECRET_SETTINGS = frozenset({"secret_key"})
-URL_SETTINGS = frozenset({"database_url", "broker_url", "result_backend"})
+URL_SETTINGS = frozenset({"database_url", "broker_url", "result_backend", "smtp_url"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ class Settings:
     "Failed log-ins in a row that lock an account."
     log_level: str = "INFO"
     "Python logging level name."
+    smtp_url: str = ""
+    ("SMTP server for recall notices (smtp://user:pass@host:25, smtps://, smtp+starttls://); "
+     "empty writes them as .eml files to the instance outbox folder.")
+    mail_from: str = "gxpflow@localhost"
+    "Sender address of recall notices."
     workers: int = 2
     "gunicorn worker processes for `gxpflow serve` in production."
     instance_path: str = ""

@@ -129,7 +129,8 @@ def seed_masterdata() -> list[str]:
     )
     for code, name, name_en, country in customers:
         customer = md.create_party(qm, code, name, name_en=name_en,
-                                   kinds={"customer"}, country=country)
+                                   kinds={"customer"}, country=country,
+                                   notify_email=f"recalls@{code.lower()}.example")
         md.add_licence(qm, customer, "other", f"{code}-HOSP-2024",
                        expires_on=today + timedelta(days=700), scope_classes="I,II,III",
                        scope_text="医疗机构执业许可证 / hospital licence")
@@ -165,8 +166,8 @@ def seed_stock() -> list[str]:
 
     if db.session.scalar(select(func.count()).select_from(StockMovement)):
         return ["stock: already seeded"]
-    clerk, inspector, operator, qm = (_demo_user(u) for u in
-                                      ("clerk", "inspector", "operator", "qm"))
+    clerk, inspector, operator = (_demo_user(u) for u in
+                                  ("clerk", "inspector", "operator"))
     place = ledger.Place
     loc = md.get_location
     today = date.today()
@@ -215,9 +216,215 @@ def seed_stock() -> list[str]:
                         target=place(loc(site, "A-01"), "available"), reason="Inspection passed")
         ledger.ship(operator, lot, 40, source=place(loc(site, "A-01"), "available"),
                     customer=customer, document=f"SO-{site}-0001")
-    ledger.hold_lot(qm, ledger.get_lot(bandage, "B24RTM"),
-                    "Manufacturer field safety notice FSN-2026-07 (demo recall)",
-                    document="RC-0001")
     count = db.session.scalar(select(func.count()).select_from(StockMovement))
-    return [f"stock: {count} movements posted (quarantine, available, nonconforming, recalled "
+    return [f"stock: {count} movements posted (quarantine, available, nonconforming "
             "and shipped stock at SH, CHI and RTM)"]
+
+
+def seed_recall() -> list[str]:
+    """A recall in progress, started after the packs are active so their deadline applies:
+    the Rotterdam bandage lot (held at once; the customer's notice goes to the outbox)."""
+    from sqlalchemy import func, select
+
+    from engine.db import db
+    from engine.masterdata import service as md
+    from engine.recall import service as recalls
+    from engine.recall.models import Recall
+
+    if db.session.scalar(select(func.count()).select_from(Recall)):
+        return ["recall: already seeded"]
+    qm = _demo_user("qm")
+    assert isinstance(qm, identity.User)
+    recall, _ = recalls.start(qm, product=md.get_product("BANDAGE-10"), lots=["B24RTM"],
+                              level="II", reason="Elastic fibres tear below the rated stretch",
+                              source="Manufacturer field safety notice FSN-2026-07",
+                              idempotency_key="demo-recall-FSN-2026-07")
+    return [f"recall: {recall.number} in progress ({recall.held_units} units held, "
+            f"{len(recall.consignees)} customer to notify)"]
+
+
+# -- rule packs (issue 6) ----------------------------------------------------------------------
+
+DEMO_PACKS: dict[str, str] = {"CN": "nmpa", "US": "fda", "EU": "mdr"}
+
+
+def activate_rule_packs() -> list[str]:
+    """Import the shipped packs and activate the one of each demo site's region.
+
+    DEMO ONLY: the system activates them without an e-signature (the activation row and the
+    audit event say so). A real activation is signed by a compliance officer
+    (`gxpflow rules activate` or the Rule packs page).
+    """
+    from engine.masterdata import service as md
+    from engine.rules import store
+
+    lines = [f"rule pack: {line}" for line in store.import_shipped(audit.SYSTEM)]
+    for code, _name, region, _zone in DEMO_SITES:
+        row = store.latest_version(DEMO_PACKS[region])
+        if row is None:
+            continue
+        done = store.activate_for_demo(row, md.get_site(code))
+        state = "activated (demo, unsigned)" if done else "already active"
+        lines.append(f"rule pack: {row.label} at {code}: {state}")
+    return lines
+
+
+def seed_receiving() -> list[str]:
+    """Receiving at SH through the workflow runtime, as the demo users would do it: one
+    completed (thermometers: arrival, inspection, dual review, putaway) and one waiting at the
+    inspection step (cold-chain gel), so the inspector's inbox has a task."""
+    from datetime import UTC, datetime
+    from typing import Any
+
+    from sqlalchemy import func, select
+
+    from engine import signatures
+    from engine.db import db
+    from engine.ledger import service as ledger
+    from engine.masterdata import service as md
+    from engine.workflow import store
+    from engine.workflow.models import HumanTask, ProcessInstance
+    from engine.workflow.runtime import current_runtime
+
+    if db.session.scalar(select(func.count()).select_from(ProcessInstance)
+                         .where(ProcessInstance.process_key == "receiving")):
+        return ["receiving: already seeded"]
+    if store.active_definition("receiving", missing_ok=True) is None:
+        store.load_shipped(Path(__file__).resolve().parent.parent / "processes" / "bpmn")
+    users = {name: identity.find_user(name) for name in
+             ("clerk", "inspector", "inspector2", "operator")}
+    if any(user is None for user in users.values()):
+        return ["receiving: skipped (seed the demo users first)"]
+    runtime = current_runtime()
+    today = ledger.site_today(md.get_site("SH"))
+
+    def signer(user: identity.User) -> Any:
+        def sign(meaning: str, entity_type: str, entity_id: str, content: Any) -> int:
+            return signatures.sign(user, DEMO_PASSWORD, meaning, entity_type, entity_id,
+                                   content, username=user.username).id
+        return sign
+
+    def do(username: str, instance: ProcessInstance, form: dict[str, Any]) -> None:
+        user = users[username]
+        assert user is not None
+        task = db.session.scalar(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "open"))
+        assert task is not None
+        runtime.complete(user, task.id, form, signer=signer(user))
+        db.session.commit()
+
+    def arrival(product: str, scans: list[str], qty: int, note: str, **extra: Any
+                ) -> dict[str, Any]:
+        return {"purchase_order": f"PO-SH-{note}", "supplier": extra.pop("supplier", "SUP-RK"),
+                "product": product, "scans": "\n".join(scans), "quantity": qty,
+                "delivery_note_no": f"DN-SH-{note}", "matches_purchase_order": True,
+                "matches_delivery_note": True, "deliverer_name": "Zhang Wei 张伟", **extra}
+
+    expiry = f"{today + timedelta(days=720):%y%m%d}"
+    clerk = users["clerk"]
+    assert clerk is not None
+    done = runtime.start(clerk, "receiving", subject="PO-SH-0101 thermometers 体温计",
+                         site_code="SH")
+    db.session.commit()
+    thermometers = f"(01)06901234000023(17){expiry}(10)T260101 x 40"
+    do("clerk", done, arrival("THERMO-MT201", [thermometers], 40, "0101"))
+    do("inspector", done, {"conclusion": "partially_accepted", "accepted_quantity": 38,
+                           "rejected_quantity": 2, "defects": "2 displays cracked 显示屏破裂",
+                           "packaging_ok": True, "labels_ok": True,
+                           "certificate_checked": True})
+    do("inspector2", done, {"review_decision": "confirmed", "review_comment": "Checked 已核对"})
+    do("operator", done, {"accepted_location": "A-01", "rejected_location": "NC-01"})
+
+    waiting = runtime.start(clerk, "receiving", subject="PO-SH-0102 HA gel 透明质酸钠凝胶",
+                            site_code="SH")
+    db.session.commit()
+    now = datetime.now(UTC)
+    scans = [f"(01)06901234000016(17){expiry}(10)HA2602B(21)QY1{n:05d}" for n in range(1, 5)]
+    do("clerk", waiting, arrival(
+        "HA-GEL-1ML", scans, 4, "0102", supplier="MFG-QY", transport_mode="refrigerated_truck",
+        dispatch_time=(now - timedelta(hours=7)).isoformat(), arrival_time=now.isoformat(),
+        arrival_temperature_c="4.6", in_transit_record_present=True, in_transit_min_c="3.2",
+        in_transit_max_c="6.9", in_transit_record_note="Logger LG-2207 export"))
+    return [f"receiving: #{done.id} completed at SH (38 thermometers available, 2 "
+            f"nonconforming); #{waiting.id} waiting for the inspector (4 gel units in cold "
+            "quarantine)"]
+
+
+def seed_outbound_and_release() -> list[str]:
+    """Outbound and release at SH through the workflow runtime, as the demo users would do it:
+    one sales order of thermometers shipped to the rehabilitation hospital (order, FEFO pick,
+    outbound check, dual review, shipment with its delivery note), and one quality decision on
+    the nonconforming gel unit waiting for the quality manager."""
+    from typing import Any
+
+    from sqlalchemy import func, select
+
+    from engine import signatures
+    from engine.db import db
+    from engine.ledger import service as ledger
+    from engine.masterdata import service as md
+    from engine.workflow import store
+    from engine.workflow.models import HumanTask, ProcessInstance
+    from engine.workflow.runtime import current_runtime
+
+    if db.session.scalar(select(func.count()).select_from(ProcessInstance)
+                         .where(ProcessInstance.process_key.in_(("outbound", "release")))):
+        return ["outbound and release: already seeded"]
+    if (store.active_definition("outbound", missing_ok=True) is None
+            or store.active_definition("release", missing_ok=True) is None):
+        store.load_shipped(Path(__file__).resolve().parent.parent / "processes" / "bpmn")
+    users = {name: identity.find_user(name) for name in
+             ("operator", "inspector", "inspector2", "qm")}
+    qm = users["qm"]
+    if qm is None or any(user is None for user in users.values()):
+        return ["outbound and release: skipped (seed the demo users first)"]
+    runtime = current_runtime()
+
+    def signer(user: identity.User) -> Any:
+        def sign(meaning: str, entity_type: str, entity_id: str, content: Any) -> int:
+            return signatures.sign(user, DEMO_PASSWORD, meaning, entity_type, entity_id,
+                                   content, username=user.username).id
+        return sign
+
+    def do(username: str, instance: ProcessInstance, form: dict[str, Any]) -> None:
+        user = users[username]
+        assert user is not None
+        task = db.session.scalar(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "open"))
+        assert task is not None, f"no open task in {instance.process_key} #{instance.id}"
+        runtime.complete(user, task.id, form, signer=signer(user))
+        db.session.commit()
+
+    hospital = md.get_party("CUS-RK")
+    if hospital.review_status != "approved":  # first-sale review (GSP 81-82), signed
+        md.review_party(qm, hospital, "approved", "医疗机构执业许可证已核对 / hospital licence "
+                        "and scope (I, II, III) checked", password=DEMO_PASSWORD,
+                        username="qm")
+        db.session.commit()
+    thermo = md.get_product("THERMO-MT201")
+    lot = ledger.get_lot(thermo, "T231101")
+    operator = users["operator"]
+    assert operator is not None
+    sale = runtime.start(operator, "outbound", subject="SO-SH-0101 thermometers 体温计",
+                         site_code="SH")
+    db.session.commit()
+    do("operator", sale, {"customer": "CUS-RK", "product": "THERMO-MT201", "quantity": 10,
+                          "ship_to_address": "上海市静安区康复路 66 号 药械科",
+                          "contact": "王护士长 Wang 021-5555-0101",
+                          "customer_order_no": "RK-2026-0042"})
+    scan = f"(01){thermo.gtin}(17){lot.expiry_date:%y%m%d}(10){lot.lot_no}"
+    do("operator", sale, {"udi_scans": [scan], "picked_all": True})
+    do("inspector", sale, {"seal_intact": True, "label_legible": True, "label_matches": True,
+                           "udi_scans": [scan], "check_note": "外包装完好 / cartons intact"})
+    do("inspector2", sale, {"review_decision": "confirmed", "review_comment": "复核无误"})
+    do("operator", sale, {"carrier": "顺丰速运 SF Express", "waybill_no": "SF1402203300101",
+                          "seal_applied": True})
+    decision = runtime.start(
+        qm, "release", {"product": "HA-GEL-1ML", "lot_no": "HA2409A", "serial": "QY000006",
+                        "from_status": "nonconforming",
+                        "held_reason": "Inspection failed: syringe seal damaged 针筒密封损坏"},
+        subject="QD HA2409A QY000006 gel 凝胶", site_code="SH")
+    db.session.commit()
+    return [f"outbound: #{sale.id} shipped to {hospital.name} (delivery note "
+            f"/delivery-notes/{sale.id}); release: #{decision.id} waiting for the quality "
+            "manager (nonconforming gel unit QY000006)"]

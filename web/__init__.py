@@ -17,6 +17,8 @@ import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
 from engine.db import db, install_session_hooks
 from engine.plugins import load_plugins
+from engine.processes import ProcessEffects
+from engine.rules.workflow_gate import RulesGate
 from engine.workflow.runtime import Runtime, celery_dispatch
 from web import errors, i18n, navigation
 from web.extensions import celery_init_app, csrf, migrate
@@ -28,6 +30,15 @@ BLUEPRINTS: tuple[str, ...] = (
     "web.core",
     "web.auth",
     "web.api",
+    "web.inbox",
+    "web.processes",
+    "web.masterdata",
+    "web.ledger",
+    "web.rules",
+    "web.recalls",
+    "web.delivery",
+    "web.audit",
+    "web.admin",
 )
 
 # One line per command or command group: (module, attribute).
@@ -38,6 +49,7 @@ CLI_COMMANDS: tuple[tuple[str, str], ...] = (
     ("web.processes_cli", "processes_cli"),
     ("web.ledger_cli", "ledger_cli"),
     ("web.ledger_cli", "trace_command"),
+    ("web.rules_cli", "rules_cli"),
 )
 
 
@@ -70,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     for module, attribute in CLI_COMMANDS:
         app.cli.add_command(getattr(importlib.import_module(module), attribute))
     app.extensions["gxpflow.runtime"] = Runtime(
+        gate=RulesGate(), effects=ProcessEffects(),
         dispatch=None if settings.eager else celery_dispatch
     )
     app.extensions["gxpflow.plugins"] = load_plugins(app)

@@ -53,6 +53,12 @@ def init_command() -> None:
     for line in store.load_shipped(shipped):
         click.echo(f"process: {line}")
     db.session.commit()
+    from engine import audit
+    from engine.rules import store as rule_store
+
+    for line in rule_store.import_shipped(audit.Actor(None, "cli")):
+        click.echo(f"rule pack: {line}")
+    db.session.commit()
 
 
 @cli.command("demo")
@@ -75,6 +81,12 @@ def demo_command() -> None:
     db.session.commit()
     for line in stock_lines:
         click.echo(line)
+    for line in demo.activate_rule_packs() + demo.seed_receiving():
+        click.echo(line)
+    db.session.commit()
+    for line in demo.seed_outbound_and_release() + demo.seed_recall():
+        click.echo(line)
+    db.session.commit()
 
 
 @cli.command("serve")
@@ -86,8 +98,11 @@ def serve_command(host: str, port: int) -> None:
     """Serve the web app: Flask's server in development, gunicorn in production."""
     settings = settings_of(current_app)
     if settings.production:
+        # The gunicorn of this environment, even when its bin folder is not on PATH.
+        beside = Path(sys.executable).with_name("gunicorn")
         argv = [
-            "gunicorn", "--workers", str(settings.workers), "--bind", f"{host}:{port}",
+            str(beside) if beside.exists() else "gunicorn",
+            "--workers", str(settings.workers), "--bind", f"{host}:{port}",
             "--access-logfile", "-", "web.wsgi:app",
         ]
         click.echo(f"serving with gunicorn on http://{host}:{port}")

@@ -13,11 +13,14 @@ from flask_wtf import CSRFProtect
 from engine.config import Settings
 
 #: Modules that declare Celery tasks; a worker imports them all at start.
-TASK_MODULES: list[str] = ["engine.jobs", "engine.ledger.jobs", "engine.workflow.jobs"]
+TASK_MODULES: list[str] = [
+    "engine.jobs", "engine.ledger.jobs", "engine.recall.jobs", "engine.workflow.jobs",
+]
 
 #: Periodic tasks run by `gxpflow beat` (times in UTC).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "workflow-timers": {"task": "gxpflow.workflow.fire_timers", "schedule": 30.0},
+    "recall-escalate-overdue": {"task": "gxpflow.recall.escalate_overdue", "schedule": 300.0},
     # Expiry is judged by each site's calendar date, and sites span time zones, so the
     # expired-stock scan runs every hour; it moves only what has become expired since.
     "ledger-scan-expired": {"task": "gxpflow.ledger.scan_expired",

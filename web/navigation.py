@@ -1,4 +1,5 @@
-"""The main navigation: an item shows once the blueprint behind it is registered."""
+"""The main navigation: an item shows once the blueprint behind it is registered and the user
+may open it (the permission its page requires; any of several for Administration)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,26 @@ from flask import Flask, current_app
 
 from engine.db import utcnow
 
-NAV: tuple[tuple[str, str], ...] = (
-    ("core.home", "Home"),
-    ("inbox.index", "Inbox"),
-    ("ledger.index", "Ledger"),
-    ("processes.index", "Processes"),
-    ("rules.index", "Rule packs"),
-    ("recalls.index", "Recalls"),
-    ("audit.index", "Audit trail"),
-    ("admin.index", "Administration"),
+#: (endpoint, label, permissions: any one of them opens the page; empty: everyone logged in).
+NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("core.home", "Home", ()),
+    ("inbox.index", "Inbox", ("tasks.view",)),
+    ("ledger.index", "Ledger", ("ledger.view",)),
+    ("masterdata.index", "Master data", ("masterdata.view",)),
+    ("processes.index", "Processes", ("processes.view",)),
+    ("rules.index", "Rule packs", ("rules.view",)),
+    ("recalls.index", "Recalls", ("recalls.view",)),
+    ("audit.index", "Audit trail", ("audit.view",)),
+    ("admin.index", "Administration", ("users.view", "training.record")),
 )
 
 
 def nav_items() -> list[tuple[str, str]]:
-    return [(endpoint, label) for endpoint, label in NAV if endpoint in current_app.view_functions]
+    from web.security import can
+
+    return [(endpoint, label) for endpoint, label, permissions in NAV
+            if endpoint in current_app.view_functions
+            and (not permissions or any(can(permission) for permission in permissions))]
 
 
 def init_app(app: Flask) -> None:

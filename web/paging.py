@@ -35,8 +35,8 @@ class Page:
         return self.page < self.pages
 
     def args(self, **changes: Any) -> dict[str, Any]:
-        """The current query-string arguments with some changed (for links)."""
-        values: dict[str, Any] = dict(request.args)
+        """The current URL's arguments (path and query string) with some changed (for links)."""
+        values: dict[str, Any] = {**(request.view_args or {}), **request.args}
         values.update(changes)
         return values
 

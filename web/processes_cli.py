@@ -75,3 +75,32 @@ def list_command() -> None:
         click.echo(f"{definition.key:28} v{definition.version:<4} {definition.status:8} "
                    f"{definition.deployed_at:%Y-%m-%d %H:%M}Z  {definition.sha256[:12]}  "
                    f"{definition.filename}")
+
+
+@processes_cli.command("message")
+@click.argument("name")
+@click.option("--payload", default="{}", help="The message's payload, a JSON object.")
+@click.option("--correlation", default="", help="Only instances waiting with this value.")
+@click.option("--site", default=None, help="Site code for processes the message starts.")
+def message_command(name: str, payload: str, correlation: str, site: str | None) -> None:
+    """Send a message: to the instances waiting for it and, without --correlation, starting
+    every process whose start event catches it."""
+    import json
+
+    from engine.workflow.messages import start_by_message
+    from engine.workflow.runtime import current_runtime
+
+    try:
+        body = json.loads(payload)
+    except ValueError as err:
+        click.echo(f"--payload is not JSON: {err}", err=True)
+        sys.exit(2)
+    if not isinstance(body, dict):
+        click.echo("--payload must be a JSON object", err=True)
+        sys.exit(2)
+    actor = audit.Actor(None, "cli")
+    reached = current_runtime().deliver_message(actor, name, body, correlation=correlation)
+    started = [] if correlation else start_by_message(actor, name, body, site_code=site)
+    db.session.commit()
+    click.echo(f"{name}: reached {len(reached)} waiting instance(s); started "
+               + (", ".join(f"{i.process_key} #{i.id}" for i in started) or "none"))

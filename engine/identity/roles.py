@@ -56,12 +56,16 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "instances.start": frozenset({RECEIVING_CLERK, WAREHOUSE_OPERATOR, QUALITY_MANAGER,
                                   INSPECTOR, API_CLIENT}),
     "instances.manage": frozenset({ADMINISTRATOR, QUALITY_MANAGER}),
+    "instances.view": ALL_STAFF,
+    "tasks.view": ALL_STAFF,
     "tasks.assign": frozenset({QUALITY_MANAGER, ADMINISTRATOR}),
     "tasks.retry": frozenset({ADMINISTRATOR}),
     # rule packs
     "rules.view": frozenset({COMPLIANCE_OFFICER, QUALITY_MANAGER, AUDITOR, ADMINISTRATOR,
                              PROCESS_OWNER}),
     "rules.activate": frozenset({COMPLIANCE_OFFICER}),
+    "rules.import": frozenset({COMPLIANCE_OFFICER}),
+    "rules.test": frozenset({COMPLIANCE_OFFICER, QUALITY_MANAGER, PROCESS_OWNER}),
     # recalls
     "recalls.view": ALL_STAFF,
     "recalls.start": frozenset({QUALITY_MANAGER, COMPLIANCE_OFFICER, API_CLIENT}),

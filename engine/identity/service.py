@@ -17,7 +17,8 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from engine import audit
 from engine.db import db, utcnow
@@ -120,11 +121,15 @@ def set_active(actor: User, user: User, active: bool, reason: str) -> None:
     require(actor, "users.manage")
     if user.id == actor.id and not active:
         raise InvalidInput("You cannot deactivate yourself.")
+    if user.active == active:
+        raise Conflict(f"{user.username} is already {'active' if active else 'deactivated'}.")
     before = user.audit_values()
+    # Recorded first: a missing reason refuses the act before anything changes.
+    audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
+                 before=before, after={**before, "active": active}, reason=reason,
+                 reason_required=True)
     user.active = active
     db.session.flush()
-    audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
-                 before=before, after=user.audit_values(), reason=reason, reason_required=True)
 
 
 def record_training(actor: User | audit.Actor, user: User, role: str, trained_on: date,
@@ -149,6 +154,25 @@ def record_training(actor: User | audit.Actor, user: User, role: str, trained_on
                         "expires_on": expires_on.isoformat() if expires_on else None,
                         "evidence": record.evidence})
     return record
+
+
+def training_records(user: User) -> list[Training]:
+    """A user's training records, newest first."""
+    return list(db.session.scalars(
+        select(Training).where(Training.user_id == user.id)
+        .order_by(Training.trained_on.desc(), Training.id.desc())
+    ))
+
+
+def training_content(record: Training) -> dict[str, object]:
+    """What a signature on a training record is bound to (see `engine.signatures`)."""
+    return {
+        "user_id": record.user_id,
+        "role": record.role,
+        "trained_on": record.trained_on.isoformat(),
+        "expires_on": record.expires_on.isoformat() if record.expires_on else None,
+        "evidence": record.evidence,
+    }
 
 
 def valid_training(user: User, role: str, today: date | None = None) -> Training | None:
@@ -186,11 +210,11 @@ def revoke_role(actor: User, user: User, role: str, reason: str) -> None:
     require(actor, "users.manage")
     for grant in user.roles:
         if grant.role == role and grant.revoked_at is None:
+            audit.record(actor, "role.revoke", "user", user.id, before={"role": role},
+                         reason=reason, reason_required=True)
             grant.revoked_at = utcnow()
             grant.revoked_by = actor.id
             db.session.flush()
-            audit.record(actor, "role.revoke", "user", user.id, before={"role": role},
-                         reason=reason, reason_required=True)
             return
     raise NotFound(f"{user.username} does not have the role {role}.")
 
@@ -207,12 +231,61 @@ def effective_roles(user: User, today: date | None = None) -> set[str]:
     granted = granted_roles(user)
     if not granted:
         return set()
-    trained = {
-        t.role
-        for t in db.session.scalars(select(Training).where(Training.user_id == user.id))
-        if t.valid_on(today)
-    }
+    trained = _trained_roles(user.id, today)
     return {r for r in granted if r == API_CLIENT or r in trained}
+
+
+#: session.info key: {(user id, day): roles with valid training} read in this transaction.
+_TRAINED = "gxpflow.identity.trained"
+
+
+def _trained_roles(user_id: int, today: date) -> frozenset[str]:
+    """Roles the user holds valid training for on `today`, read once per transaction.
+
+    A page checks permissions several times (the view guard, the view, the service); the
+    training rows cannot change meanwhile except through this session, so the answer is kept
+    in the session until the transaction (or savepoint) ends or training rows are written.
+    """
+    session = db.session()
+    if _training_changed(session):
+        session.info.pop(_TRAINED, None)  # unflushed training: the query below flushes it
+    key = (user_id, today)
+    found: frozenset[str] | None = session.info.get(_TRAINED, {}).get(key)
+    if found is None:
+        found = frozenset(
+            t.role
+            for t in session.scalars(select(Training).where(Training.user_id == user_id))
+            if t.valid_on(today)
+        )
+        session.info.setdefault(_TRAINED, {})[key] = found
+    return found
+
+
+def _training_changed(session: Session) -> bool:
+    """Whether the session holds training records not yet written (new, changed, deleted)."""
+    return any(isinstance(obj, Training)
+               for obj in (*session.new, *session.dirty, *session.deleted))
+
+
+def _forget_trained(session: Session, *_args: object) -> None:
+    session.info.pop(_TRAINED, None)
+
+
+def _forget_trained_if_written(session: Session, _context: object) -> None:
+    if _training_changed(session):
+        session.info.pop(_TRAINED, None)
+
+
+def _forget_trained_on_dml(execute_state: ORMExecuteState) -> None:
+    if not execute_state.is_select and any(
+            mapper.class_ is Training for mapper in execute_state.all_mappers):
+        execute_state.session.info.pop(_TRAINED, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_trained)
+event.listen(Session, "after_soft_rollback", _forget_trained)
+event.listen(Session, "after_flush", _forget_trained_if_written)
+event.listen(Session, "do_orm_execute", _forget_trained_on_dml)
 
 
 def suspended_roles(user: User, today: date | None = None) -> set[str]:
@@ -314,10 +387,12 @@ def register_failure(user: User, policy: Policy, reason: str) -> None:
 
 def unlock(actor: User, user: User, reason: str) -> None:
     require(actor, "users.manage")
+    if user.locked_at is None and not user.failed_attempts:
+        raise Conflict(f"{user.username} is not locked.")
+    audit.record(actor, "user.unlock", "user", user.id, reason=reason, reason_required=True)
     user.locked_at = None
     user.failed_attempts = 0
     db.session.flush()
-    audit.record(actor, "user.unlock", "user", user.id, reason=reason, reason_required=True)
 
 
 def change_password(user: User, current: str, new: str, policy: Policy) -> None:
@@ -431,10 +506,10 @@ def revoke_token(actor: User, token: ApiToken, reason: str) -> None:
     require(actor, "tokens.manage")
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
-    token.revoked_at = utcnow()
-    db.session.flush()
     audit.record(actor, "token.revoke", "api_token", token.id, reason=reason,
                  reason_required=True)
+    token.revoked_at = utcnow()
+    db.session.flush()
 
 
 def authenticate_token(plain: str) -> User:

@@ -148,3 +148,39 @@ def scan_licences(today: date | None = None) -> masterdata.FlagChanges:
         for role in (roles.COMPLIANCE_OFFICER, roles.QUALITY_MANAGER):
             identity.notify_role(role, f"{len(lines)} licence/registration flag(s) changed", body)
     return changes
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One lot on hand at one site, expired or within its product's near-expiry threshold."""
+
+    lot: Lot
+    site: Site
+    quantity: int
+    statuses: tuple[str, ...]
+    days_left: int
+
+    @property
+    def state(self) -> str:
+        return "expired" if self.days_left < 0 else "near_expiry"
+
+
+def expiry_board(today: date | None = None) -> list[BoardRow]:
+    """Lots on hand (any status) that are expired or near expiry, per site, judged by the
+    calendar date at the site and each product's own threshold; soonest first."""
+    longest = db.session.scalar(select(func.max(Product.near_expiry_days))) or 0
+    horizon = (today or utcnow().date()) + timedelta(days=longest + 1)
+    totals: dict[tuple[int, int], tuple[Lot, Site, int, set[str]]] = {}
+    statuses = ("quarantine", "available", "nonconforming", "recalled")
+    for balance, lot, site in _on_hand(horizon, statuses):
+        key = (lot.id, site.id)
+        _, _, quantity, seen = totals.get(key, (lot, site, 0, set()))
+        totals[key] = (lot, site, quantity + balance.quantity, seen | {balance.status})
+    board = []
+    for lot, site, quantity, seen in totals.values():
+        assert lot.expiry_date is not None
+        days_left = (lot.expiry_date - _today(site, today)).days
+        if days_left <= lot.product.near_expiry_days:
+            board.append(BoardRow(lot, site, quantity, tuple(s for s in statuses if s in seen),
+                                  days_left))
+    return sorted(board, key=lambda row: (row.days_left, row.lot.product.code, row.site.code))

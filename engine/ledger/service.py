@@ -44,7 +44,9 @@ ACTIONS = {
     "receive": "ledger.receive", "return": "ledger.receive", "putaway": "ledger.move",
     "move": "ledger.move", "pick": "ledger.move", "ship": "ledger.move",
     "count_adjust": "ledger.count", "scrap": "ledger.correct", "reversal": "ledger.correct",
-    "recall_hold": "ledger.release", "recall_release": "ledger.release",
+    # Whoever may start a recall may hold its stock (an API client included); releasing it is
+    # the quality manager's decision.
+    "recall_hold": "recalls.start", "recall_release": "ledger.release",
 }
 #: Sellable stock lives in green zones only; nonconforming stock in the red zone only (GSP 40).
 STATUS_ZONES = {"available": ("available", "shipping"), "nonconforming": ("nonconforming",)}
@@ -205,7 +207,7 @@ def _post(actor: Who, kind: str, lot: Lot, quantity: int, *, serial: str = "",
           out_status: str | None = None, party: Party | None = None, document: str = "",
           reason: str = "", instance_id: str | None = None, task_id: str | None = None,
           reverses: StockMovement | None = None, serial_prior: tuple[str | None, ...] = (None,),
-          count_sheet: CountSheet | None = None) -> StockMovement:
+          count_sheet: CountSheet | None = None, sale: bool = True) -> StockMovement:
     product = lot.product
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise InvalidInput("The quantity must be a whole number above zero.",
@@ -227,7 +229,7 @@ def _post(actor: Who, kind: str, lot: Lot, quantity: int, *, serial: str = "",
                                fields={"status": "One of " + ", ".join(STATUSES) + "."})
     if target is not None:
         _check_target(kind, target)
-    if kind in OUTBOUND and source is not None:
+    if kind in OUTBOUND and source is not None and sale:
         _check_outbound(lot, source)
     _check_frozen(places, count_sheet)
 
@@ -432,6 +434,23 @@ def transfer(actor: Who, kind: str, lot: Lot, quantity: int, *, source: Place, t
                  document=document, reason=reason, instance_id=instance_id, task_id=task_id)
 
 
+def put_away_inspected(actor: Who, lot: Lot, quantity: int, *, source: Place, target: Place,
+                       inspected_by: Who, serial: str = "", document: str = "",
+                       reason: str = "", instance_id: str | None = None,
+                       task_id: str | None = None) -> StockMovement:
+    """Putaway after acceptance inspection: the warehouse operator (ledger.move) takes
+    quarantined stock to the status the inspector (ledger.inspect) decided, available or
+    nonconforming, at the location chosen; posted as a status change by the operator."""
+    _require(actor, ACTIONS["putaway"])
+    _require(inspected_by, "ledger.inspect")
+    if source.status != "quarantine" or target.status not in ("available", "nonconforming"):
+        raise InvalidInput(f"A putaway after inspection goes from quarantine to available or "
+                           f"nonconforming, not {source.describe()} to {target.describe()}.")
+    return _post(actor, "status_change", lot, quantity, serial=serial, source=source,
+                 target=target, document=document, reason=reason, instance_id=instance_id,
+                 task_id=task_id)
+
+
 def ship(actor: Who, lot: Lot, quantity: int, *, source: Place, customer: Party, document: str,
          serial: str = "", instance_id: str | None = None,
          task_id: str | None = None) -> StockMovement:
@@ -443,6 +462,28 @@ def ship(actor: Who, lot: Lot, quantity: int, *, source: Place, customer: Party,
         raise InvalidInput("Give the shipment number.", fields={"document": "Required."})
     return _post(actor, "ship", lot, quantity, serial=serial, source=source, out_status="shipped",
                  party=customer, document=document, instance_id=instance_id, task_id=task_id)
+
+
+def return_to_supplier(actor: Who, lot: Lot, quantity: int, *, source: Place, supplier: Party,
+                       document: str, reason: str, serial: str = "",
+                       instance_id: str | None = None, task_id: str | None = None
+                       ) -> StockMovement:
+    """Send quarantined or nonconforming stock back to its supplier (a quality decision): a
+    shipment to the supplier, never a sale, so the outbound checks for sellable stock do not
+    apply."""
+    _require(actor, "ledger.release")
+    if not supplier.is_supplier and not supplier.is_manufacturer:
+        raise InvalidInput(f"{supplier.name} is not recorded as a supplier.",
+                           fields={"supplier": "Not a supplier."})
+    if source.status not in ("quarantine", "nonconforming"):
+        raise InvalidInput("Only quarantined or nonconforming stock goes back to the supplier "
+                           f"this way; this is {source.status}.", fields={"status": "Not held."})
+    if not document.strip() or not reason.strip():
+        raise InvalidInput("Give the return note number and the reason.",
+                           fields={"document": "Required.", "reason": "Required."})
+    return _post(actor, "ship", lot, quantity, serial=serial, source=source,
+                 out_status="shipped", party=supplier, document=document, reason=reason,
+                 instance_id=instance_id, task_id=task_id, sale=False)
 
 
 def shipped_to(customer: Party, lot: Lot, serial: str = "") -> int:
@@ -679,6 +720,7 @@ def movements(*, lot: Lot | None = None, document: str | None = None,
 __all__ = [
     "Allocation", "Place", "adjust", "allocate_fefo", "balances", "find_lot",
     "get_lot", "hold_lot", "identify", "lock_lot", "movements", "on_hand", "pick_fefo",
-    "receive", "receive_scan", "release_lot", "return_goods", "reverse", "scrap",
-    "serial_unit", "ship", "shipped_to", "site_today", "transfer", "unlock_lot",
+    "put_away_inspected", "receive", "receive_scan", "release_lot", "return_goods",
+    "return_to_supplier", "reverse", "scrap", "serial_unit", "ship", "shipped_to",
+    "site_today", "transfer", "unlock_lot",
 ]

@@ -46,6 +46,8 @@ class TraceRow:
     instance_id: str | None
     task_id: str | None
     reversed_by: int | None
+    #: Why: the inspection decision of a status change, the reason of a return.
+    reason: str = ""
 
     @property
     def counts(self) -> bool:
@@ -92,7 +94,7 @@ def _query(kinds: tuple[str, ...]) -> Select:  # type: ignore[type-arg]
                Site.code.label("site"), place.code.label("location"), m.from_status,
                m.to_status, Party.code.label("party_code"), Party.name.label("party_name"),
                m.document, m.actor_name, m.instance_id, m.task_id,
-               reversal.id.label("reversed_by"))
+               reversal.id.label("reversed_by"), m.reason)
         .join(Lot, Lot.id == m.lot_id)
         .outerjoin(place, place.id == func.coalesce(m.to_location_id, m.from_location_id))
         .outerjoin(Site, Site.id == place.site_id)

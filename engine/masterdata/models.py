@@ -129,6 +129,9 @@ class Party(db.Model):  # type: ignore[name-defined]
     country: Mapped[str] = mapped_column(String(2), nullable=False, default="")
     address: Mapped[str] = mapped_column(Text, nullable=False, default="")
     contact: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: Where recall notices go: an e-mail address and/or an HTTPS webhook (customers).
+    notify_email: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    notify_webhook: Mapped[str] = mapped_column(String(300), nullable=False, default="")
     review_status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -155,7 +158,8 @@ class Party(db.Model):  # type: ignore[name-defined]
     def audit_values(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "name_en": self.name_en,
                 "kinds": self.kinds, "country": self.country, "address": self.address,
-                "contact": self.contact, "review_status": self.review_status,
+                "contact": self.contact, "notify_email": self.notify_email,
+                "notify_webhook": self.notify_webhook, "review_status": self.review_status,
                 "licence_flag": self.licence_flag, "active": self.active}
 
 

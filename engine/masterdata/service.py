@@ -312,13 +312,19 @@ def get_product(key: str) -> Product:
 # -- parties and licences ------------------------------------------------------------------
 
 PARTY_FIELDS = ("name", "name_en", "is_supplier", "is_manufacturer", "is_customer", "country",
-                "address", "contact")
+                "address", "contact", "notify_email", "notify_webhook")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _validate_party(values: dict[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
-    for name in ("name", "name_en", "address", "contact"):
+    for name in ("name", "name_en", "address", "contact", "notify_email", "notify_webhook"):
         values[name] = _text(values.get(name))
+    if values["notify_email"] and not _EMAIL.fullmatch(values["notify_email"]):
+        problems["notify_email"] = "Give one e-mail address (name@example.com)."
+    if values["notify_webhook"] and not re.fullmatch(r"https?://[^\s]+",
+                                                      values["notify_webhook"]):
+        problems["notify_webhook"] = "Give an http:// or https:// address."
     values["country"] = _text(values.get("country")).upper()
     if not values["name"]:
         problems["name"] = "Give the registered name."
@@ -333,7 +339,7 @@ def _validate_party(values: dict[str, Any]) -> dict[str, str]:
 
 def create_party(actor: User | audit.Actor, code: str, name: str, *, kinds: Iterable[str],
                  name_en: str = "", country: str = "", address: str = "",
-                 contact: str = "") -> Party:
+                 contact: str = "", notify_email: str = "", notify_webhook: str = "") -> Party:
     _require(actor, "masterdata.edit")
     kinds = set(kinds)
     problems: dict[str, str] = {}
@@ -341,7 +347,8 @@ def create_party(actor: User | audit.Actor, code: str, name: str, *, kinds: Iter
         problems["kinds"] = "Kinds are supplier, manufacturer and customer."
     code = _check_code(code, problems)
     values = {"name": name, "name_en": name_en, "country": country, "address": address,
-              "contact": contact, "is_supplier": "supplier" in kinds,
+              "contact": contact, "notify_email": notify_email,
+              "notify_webhook": notify_webhook, "is_supplier": "supplier" in kinds,
               "is_manufacturer": "manufacturer" in kinds, "is_customer": "customer" in kinds}
     problems |= _validate_party(values)
     _refuse("The party could not be created.", problems)

@@ -178,10 +178,25 @@ def _read_yaml(path: Path, shown: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise PackError(f"{shown}: cannot be read ({err}).") from None
+    return _parse_yaml(text, shown)
+
+
+def _parse_yaml(text: str, shown: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise PackError(f"{shown}: is not valid YAML: {' '.join(str(err).split())}") from None
+
+
+def load_pack_text(pack_text: str, cases_text: str, *, shown: str = "pack") -> Pack:
+    """Load and check a pack from the text of its two files (an upload, a stored version);
+    `shown` names the pack in messages, e.g. `upload/pack.yaml: rule ...`."""
+    data = _parse_yaml(pack_text, f"{shown}/pack.yaml")
+    cases = _parse_yaml(cases_text, f"{shown}/cases.yaml")
+    if cases is None:
+        raise PackError(f"{shown}/cases.yaml: is empty; every pack ships its cases.")
+    return parse_pack(data, cases, source=f"{shown}/pack.yaml",
+                      cases_source=f"{shown}/cases.yaml")
 
 
 def parse_pack(data: Any, cases: Any = None, *, source: str = "pack.yaml",

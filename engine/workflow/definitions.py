@@ -12,7 +12,9 @@ problems, each naming the element and the reason. The conventions it checks:
   whose performer must be someone else), `due_hours` (a positive number) and `signature` (the
   meaning of the e-signature the step requires, one of SIGNATURE_MEANINGS);
 - every script, condition and expression compiles under the restricted script engine;
-- call activities call a process of this file or one named in `called_processes`.
+- call activities call a process of this file or one named in `called_processes`;
+- no element uses an id SpiffWorkflow keeps for its own task specs (RESERVED_IDS, and
+  `<process id>.EndJoin`), and the file is UTF-8 (it is stored and shown as text).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ _DOCTYPE_MARKERS: Final = tuple(
                                                   "utf-32-be")
 )
 _NO_DOCTYPE: Final = "DOCTYPE declarations (DTDs, entities) are not allowed."
+#: Ids SpiffWorkflow gives its own task specs in every process; an element with one of them
+#: would replace that spec and the process would start or end wrongly.
+RESERVED_IDS: Final = frozenset({"Start", "End"})
 _HUMAN_TASK_KINDS: Final = {
     "UserTask": "user task", "ManualTask": "manual task",
     "NoneTask": "untyped task (it waits for a person, like a user task)",
@@ -182,6 +187,11 @@ def _parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
             return None, [Problem(DOCUMENT, f"The file has more than {MAX_ELEMENTS} elements.")]
     if _depth(root) > MAX_DEPTH:
         return None, [Problem(DOCUMENT, f"The file nests deeper than {MAX_DEPTH} levels.")]
+    try:
+        bytes(xml).decode("utf-8")
+    except UnicodeDecodeError:
+        return None, [Problem(DOCUMENT, "The file is not UTF-8 text; save it as UTF-8 (bpmn-js, "
+                                        "Camunda Modeler and Signavio do).")]
     return root, []
 
 
@@ -288,6 +298,16 @@ def _validate(
 
 def _xml_convention_problems(root: Any) -> Iterator[Problem]:
     """Problems found in the XML before SpiffWorkflow parses it (its messages are unclear)."""
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        reserved = RESERVED_IDS | {f"{process.get('id')}.EndJoin"}
+        for element in process.iter():
+            element_id = element.get("id") if isinstance(element.tag, str) else None
+            if element_id in reserved:
+                example = f" (e.g. {element_id}Event_1)" if element_id in RESERVED_IDS else ""
+                yield Problem(str(element_id),
+                              f"The id {element_id!r} is reserved by SpiffWorkflow for its own "
+                              f"start and end steps; give the element another id{example}.",
+                              element.sourceline)
     for element in root.iterfind(".//bpmn:businessRuleTask", _NS):
         yield Problem(str(element.get("id")), "Business rule tasks (DMN) are not supported; "
                                               "use a script task or the compliance gate.")

@@ -107,6 +107,15 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
         Index("ix_human_task_open_role", "role", "created_at",
               postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
               sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
+        # Unclaimed tasks of several roles, oldest first: read in created order, the role
+        # checked in the index, so the first page stops after a few dozen entries.
+        Index("ix_human_task_unclaimed_created", "created_at", "role",
+              postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
+        # Overdue unclaimed tasks of one role, most overdue first (`inbox.page`).
+        Index("ix_human_task_unclaimed_due", "role", "due_at",
+              postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
         Index("ix_human_task_open_due", "due_at",
               postgresql_where=text("status = 'open'"),
               sqlite_where=text("status = 'open'")),

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.specs.mixins import ServiceTaskMixin, UserTaskMixin
@@ -59,6 +59,9 @@ class StepContext:
     actor: User
     form: dict[str, Any]
     performers: dict[str, int]
+    #: Facts the server computed for this step (licence validity, stock status...): they win
+    #: over task data and form fields of the same name, so a form cannot claim them.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +81,8 @@ class StepGate(Protocol):
 
 
 class StepEffects(Protocol):
+    def facts(self, context: StepContext) -> dict[str, Any]: ...
+
     def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]: ...
 
 
@@ -89,6 +94,9 @@ class OpenGate:
 
 
 class NoEffects:
+    def facts(self, context: StepContext) -> dict[str, Any]:
+        return {}
+
     def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         return {}
 
@@ -170,7 +178,7 @@ class Runtime:
         audit.record(actor, "instance.start", "process_instance", instance.id,
                      after={"process": key, "version": definition.version,
                             "subject": subject, "site": site_code})
-        self._advance(instance, workflow, actor)
+        self._advance(instance, workflow, actor, _Synced.nothing())
         return instance
 
     def load(self, instance: ProcessInstance) -> BpmnWorkflow:
@@ -189,23 +197,46 @@ class Runtime:
             raise NotFound(f"Process instance {instance_id} does not exist.")
         return instance
 
-    def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        revision = instance.revision
-        result = db.session.execute(
-            update(ProcessInstance)
-            .where(ProcessInstance.id == instance.id, ProcessInstance.revision == revision)
-            .values(serialized=serialization.dumps(workflow), revision=revision + 1,
-                    serializer_version=serialization.VERSION, updated_at=utcnow(),
-                    status=instance.status, ended_at=instance.ended_at, error=instance.error)
+    def _lock_task(self, human_task_id: int) -> tuple[ProcessInstance, HumanTask]:
+        """Lock the instance of a human task, then read the task row as it is now (another
+        request may have completed it while this one waited for the lock)."""
+        instance = db.session.scalar(
+            select(ProcessInstance)
+            .where(ProcessInstance.id == select(HumanTask.instance_id)
+                   .where(HumanTask.id == human_task_id).scalar_subquery())
+            .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
         )
+        if instance is None:
+            raise NotFound(f"Task {human_task_id} does not exist.")
+        row = db.session.scalar(select(HumanTask).where(HumanTask.id == human_task_id)
+                                .execution_options(populate_existing=True))
+        assert row is not None  # a human task is never deleted
+        return instance, row
+
+    def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        """Write the workflow and the instance's state if the revision is still the one loaded
+        (one UPDATE: the revision check and the write are the same statement), then flush."""
+        revision = instance.revision
+        with db.session.no_autoflush:  # the instance's own changes go in this UPDATE
+            result = db.session.execute(
+                update(ProcessInstance)
+                .where(ProcessInstance.id == instance.id, ProcessInstance.revision == revision)
+                .values(serialized=serialization.dumps(workflow), revision=revision + 1,
+                        serializer_version=serialization.VERSION, updated_at=utcnow(),
+                        status=instance.status, ended_at=instance.ended_at,
+                        error=instance.error)
+            )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("Someone else advanced this process at the same time. "
                            "Reload the page and try again.")
         instance.revision = revision + 1
+        db.session.flush()
 
     def _advance(self, instance: ProcessInstance, workflow: BpmnWorkflow,
-                 actor: User | audit.Actor) -> None:
-        """Run engine steps, start service calls, then sync human tasks, timers and waits."""
+                 actor: User | audit.Actor, synced: _Synced | None = None) -> None:
+        """Run engine steps, start service calls, then sync human tasks, timers and waits.
+
+        `synced`: what the instance's rows held when it was loaded (None: read them)."""
         try:
             for _ in range(MAX_ENGINE_ROUNDS):
                 workflow.do_engine_steps()
@@ -217,71 +248,77 @@ class Runtime:
             instance.error = str(error)
             self._history(instance, None, "error", actor, {"error": str(error)})
             log.warning("instance %s stopped with an error: %s", instance.id, error)
-        self._sync(instance, workflow)
+        self._sync(instance, workflow, synced)
         self._save(instance, workflow)
 
-    def _status(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> str:
+    def _status(self, instance: ProcessInstance, workflow: BpmnWorkflow,
+                ready_manual: list[Any]) -> str:
         if instance.status in ("suspended", "terminated", "error"):
             return instance.status
         if workflow.is_completed():
             return "completed"
-        ready_manual = workflow.get_tasks(state=TaskState.READY, manual=True)
         return "running" if ready_manual else "waiting"
 
-    def _sync(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        instance.status = self._status(instance, workflow)
+    def _sync(self, instance: ProcessInstance, workflow: BpmnWorkflow,
+              synced: _Synced | None = None) -> None:
+        """Make the instance's human-task rows match its READY user tasks: cancel the rows of
+        tasks no longer READY, add rows for new ones. With `synced` (the rows as loaded) only
+        the difference is written and nothing is read."""
+        ready_manual = workflow.get_tasks(state=TaskState.READY, manual=True)
+        instance.status = self._status(instance, workflow, ready_manual)
         if instance.status == "completed" and instance.ended_at is None:
             instance.ended_at = utcnow()
-        ready = {
-            str(task.id): task
-            for task in workflow.get_tasks(state=TaskState.READY, manual=True)
-            if isinstance(task.task_spec, UserTaskMixin)
-        }
-        open_rows = {
-            row.task_guid: row
-            for row in db.session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                        HumanTask.status == "open")
-            )
-        }
-        for guid, row in open_rows.items():
-            if guid not in ready:
-                row.status = "cancelled"
+        ready = _user_tasks(ready_manual)
+        if synced is None:
+            open_rows = {
+                row.task_guid: row
+                for row in db.session.scalars(
+                    select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                            HumanTask.status == "open")
+                )
+            }
+            for guid, row in open_rows.items():
+                if guid not in ready:
+                    row.status = "cancelled"
+            had_rows = set(open_rows)
+        else:
+            gone = synced.open_tasks - ready.keys()
+            if gone:
+                db.session.execute(
+                    update(HumanTask)
+                    .where(HumanTask.instance_id == instance.id,
+                           HumanTask.task_guid.in_(sorted(gone)), HumanTask.status == "open")
+                    .values(status="cancelled")
+                )
+            had_rows = synced.open_tasks
         for guid, task in ready.items():
-            if guid in open_rows:
+            if guid in had_rows:
                 continue
             meta = user_task_meta(task.task_spec)
-            due = None
-            if meta.due_hours:
-                from datetime import timedelta
-
-                due = utcnow() + timedelta(hours=meta.due_hours)
+            due = utcnow() + timedelta(hours=meta.due_hours) if meta.due_hours else None
             db.session.add(HumanTask(
                 instance_id=instance.id, task_guid=guid, task_name=task.task_spec.name,
                 title=task.task_spec.bpmn_name or task.task_spec.name, step=meta.step,
                 role=meta.role, subject=instance.subject, site_code=instance.site_code,
                 due_at=due,
             ))
-        self._sync_waits(instance, workflow)
-        db.session.flush()
+        self._sync_waits(instance, workflow, synced)
 
-    def _sync_waits(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        db.session.execute(delete(TimerDue).where(TimerDue.instance_id == instance.id))
-        db.session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
-        if instance.status in ("completed", "terminated", "suspended"):
+    def _sync_waits(self, instance: ProcessInstance, workflow: BpmnWorkflow,
+                    synced: _Synced | None = None) -> None:
+        """Make the timer_due and message_wait rows match what the workflow waits for (with
+        `synced`, rows are rewritten only when that changed)."""
+        wanted = _waits(instance.status, workflow)
+        if synced is not None and wanted == synced.waits:
             return
-        due: datetime | None = None
-        correlation = str(workflow.data.get("correlation", "") or
-                          _start_data(workflow).get("correlation", ""))
-        for event in workflow.waiting_events():
-            kind = event.event_type
-            if kind.endswith("TimerEventDefinition") and event.value:
-                when = _parse_due(event.value)
-                if when is not None and (due is None or when < due):
-                    due = when
-            elif kind.endswith("MessageEventDefinition"):
-                db.session.add(MessageWait(instance_id=instance.id, message_name=event.name,
-                                           correlation=correlation))
+        if synced is None or synced.waits[0] is not None:
+            db.session.execute(delete(TimerDue).where(TimerDue.instance_id == instance.id))
+        if synced is None or synced.waits[1]:
+            db.session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
+        due, messages = wanted
+        for name, correlation in messages:
+            db.session.add(MessageWait(instance_id=instance.id, message_name=name,
+                                       correlation=correlation))
         if due is not None:
             db.session.add(TimerDue(instance_id=instance.id, due_at=due))
 
@@ -349,9 +386,7 @@ class Runtime:
         A gate block raises `GateBlocked` after writing its audit event; the caller commits
         that event and nothing else (it must roll back other work first, which there is none).
         """
-        row = self.task_row(human_task_id)
-        instance = self.lock(row.instance_id)
-        db.session.refresh(row)
+        instance, row = self._lock_task(human_task_id)
         self._check_open(row)
         if instance.status not in ("running", "waiting"):
             raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.")
@@ -362,6 +397,7 @@ class Runtime:
         if row.assignee_id not in (None, actor.id):
             raise Conflict("This task is claimed by someone else.")
         workflow = self.load(instance)
+        synced = _Synced.of(workflow)
         task = workflow.get_task_from_id(_uuid(row.task_guid))
         if task is None or task.state != TaskState.READY:
             raise Conflict("This task is no longer waiting for input.")
@@ -369,6 +405,7 @@ class Runtime:
         form = meta.form.validate(form_data, tz=tz) if meta.form else {}
         performers = {**_performers(workflow), **task.data.get("_performers", {})}
         context = StepContext(instance, workflow, task, meta, actor, form, performers)
+        context.facts = self.effects.facts(context)
         second_of = [_four_eyes_step(meta.four_eyes_with, task)] if meta.four_eyes_with else []
         outcome = self.gate.check(context)
         for step in second_of + outcome.second_person_of:
@@ -401,12 +438,13 @@ class Runtime:
         row.completed_by = actor.id
         if row.assignee_id is None:
             row.assignee_id = actor.id
+        synced.open_tasks.discard(row.task_guid)
         self._history(instance, task, "completed", actor, record, outcome.verdicts,
                       step=meta.step)
         audit.record(actor, "task.complete", "human_task", row.id,
                      after={"instance": instance.id, "step": meta.step, "data": record,
                             "verdicts": outcome.verdicts, "signature_id": signature_id})
-        self._advance(instance, workflow, actor)
+        self._advance(instance, workflow, actor, synced)
         return instance
 
     def _refuse(self, instance: ProcessInstance, row: HumanTask, actor: User,
@@ -483,9 +521,10 @@ class Runtime:
             if instance.status not in ("running", "waiting"):
                 continue
             workflow = self.load(instance)
+            synced = _Synced.of(workflow)
             workflow.refresh_timers()
             self._history(instance, None, "timer", audit.SYSTEM, {"at": now.isoformat()})
-            self._advance(instance, workflow, audit.SYSTEM)
+            self._advance(instance, workflow, audit.SYSTEM, synced)
             fired += 1
         return fired
 
@@ -503,9 +542,10 @@ class Runtime:
             if instance.status not in ("running", "waiting"):
                 continue
             workflow = self.load(instance)
+            synced = _Synced.of(workflow)
             send_message(workflow, name, serialization.plain(payload))
             self._history(instance, None, "message", actor, {"message": name, **payload})
-            self._advance(instance, workflow, actor)
+            self._advance(instance, workflow, actor, synced)
             reached.append(instance.id)
         return reached
 
@@ -620,6 +660,59 @@ class Runtime:
         return list(db.session.scalars(select(TaskHistory)
                                        .where(TaskHistory.instance_id == instance_id)
                                        .order_by(TaskHistory.id)))
+
+
+Waits = tuple[datetime | None, tuple[tuple[str, str], ...]]
+"""What an instance waits for: its earliest timer, and (message name, correlation) pairs."""
+
+
+@dataclass
+class _Synced:
+    """What an instance's rows hold, known from the workflow as it was loaded: the READY user
+    tasks that have an open human_task row, and the waits in timer_due and message_wait.
+
+    Every save of a running or waiting instance leaves its rows equal to its workflow (only
+    suspend and terminate change them otherwise, and those instances are not advanced until
+    a full sync), so an advance can write the difference without reading the rows back."""
+
+    open_tasks: set[str]
+    waits: Waits
+
+    @classmethod
+    def nothing(cls) -> _Synced:
+        """A new instance: no rows yet."""
+        return cls(set(), (None, ()))
+
+    @classmethod
+    def of(cls, workflow: BpmnWorkflow) -> _Synced:
+        """The rows of a running or waiting instance whose saved workflow was just loaded."""
+        ready = _user_tasks(workflow.get_tasks(state=TaskState.READY, manual=True))
+        return cls(set(ready), _waits("running", workflow))
+
+
+def _user_tasks(ready_manual: list[Any]) -> dict[str, Any]:
+    return {str(task.id): task for task in ready_manual
+            if isinstance(task.task_spec, UserTaskMixin)}
+
+
+def _waits(status: str, workflow: BpmnWorkflow) -> Waits:
+    if status in ("completed", "terminated", "suspended"):
+        return None, ()
+    due: datetime | None = None
+    messages: list[tuple[str, str]] = []
+    correlation: str | None = None
+    for event in workflow.waiting_events():
+        kind = event.event_type
+        if kind.endswith("TimerEventDefinition") and event.value:
+            when = _parse_due(event.value)
+            if when is not None and (due is None or when < due):
+                due = when
+        elif kind.endswith("MessageEventDefinition"):
+            if correlation is None:
+                correlation = str(workflow.data.get("correlation", "") or
+                                  _start_data(workflow).get("correlation", ""))
+            messages.append((event.name, correlation))
+    return due, tuple(messages)
 
 
 def _uuid(guid: str) -> Any:

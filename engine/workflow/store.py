@@ -15,13 +15,22 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from engine import audit
+from engine import audit, signatures
 from engine.db import db
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Conflict, NotFound
 from engine.identity import service as identity
-from engine.identity.models import User
-from engine.workflow.definitions import ValidationResult, load_spec, validate_bpmn
+from engine.identity.models import Signature, User
+from engine.workflow.definitions import (
+    DefinitionInvalid,
+    ValidationResult,
+    load_spec,
+    validate_bpmn,
+)
+from engine.workflow.forms import FormSpec, FormSpecInvalid, parse_form
 from engine.workflow.models import ProcessDefinition
+
+#: What the process owner's signature on a deployment means (21 CFR 11.50).
+DEPLOY_MEANING = "approved"
 
 
 @dataclass(frozen=True)
@@ -94,22 +103,13 @@ def deploy(actor: User | audit.Actor, xml: bytes, filename: str, *, note: str = 
     """
     if isinstance(actor, User):
         identity.require(actor, "processes.deploy")
-    result = validate(xml, filename)
-    if not result.ok:
-        raise InvalidInput(
-            f"{filename} was refused: " + "; ".join(f"{p.element_id}: {p.reason}"
-                                                   for p in result.problems),
-            fields={p.element_id or "file": p.reason for p in result.problems},
-        )
-    key = result.process_key
-    assert key is not None  # ok implies a main process
+    result = _checked(xml, filename)
+    key = result.process_key or ""
     digest = hashlib.sha256(xml).hexdigest()
     current = active_definition(key, missing_ok=True)
     if current is not None and current.sha256 == digest:
         return current
-    version = (db.session.scalar(
-        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
-    ) or 0) + 1
+    version = next_version(key)
     definition = ProcessDefinition(
         key=key, version=version, name=result.process_name or key, filename=filename,
         bpmn_xml=xml.decode("utf-8"), sha256=digest, status="draft",
@@ -123,6 +123,136 @@ def deploy(actor: User | audit.Actor, xml: bytes, filename: str, *, note: str = 
     if activate:
         activate_definition(actor, definition)
     return definition
+
+
+def _checked_key(xml: bytes, filename: str) -> str:
+    return _checked(xml, filename).process_key or ""
+
+
+def _checked(xml: bytes, filename: str) -> ValidationResult:
+    result = validate(xml, filename)
+    if not result.ok:
+        raise DefinitionInvalid(
+            f"{filename} was refused: " + "; ".join(f"{p.element_id}: {p.reason}"
+                                                   for p in result.problems),
+            result.problems,
+        )
+    assert result.process_key is not None  # ok implies a main process
+    return result
+
+
+def next_version(key: str) -> int:
+    return (db.session.scalar(
+        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
+    ) or 0) + 1
+
+
+def signed_content(key: str, version: int, sha256: str, filename: str,
+                   note: str) -> dict[str, Any]:
+    """What the process owner signs when deploying: the exact file (by hash) as a version."""
+    return {"key": key, "version": version, "sha256": sha256, "file": filename, "note": note}
+
+
+def signature_entity(key: str, version: int) -> str:
+    return f"{key} v{version}"
+
+
+def deploy_signed(user: User, xml: bytes, filename: str, *, password: str, note: str = "",
+                  username: str | None = None, first_in_session: bool = True,
+                  policy: identity.Policy | None = None) -> ProcessDefinition:
+    """Deploy a new version from a page: validated first, then signed by the process owner
+    (password re-entry), then stored and activated.
+
+    Refused (nothing stored) when the file is invalid (DefinitionInvalid naming each element),
+    when it is the active version already (Conflict) or when the signature fails
+    (NotAuthenticated, after the failure is recorded: commit it).
+    """
+    identity.require(user, "processes.deploy")
+    key = _checked_key(xml, filename)
+    digest = hashlib.sha256(xml).hexdigest()
+    current = active_definition(key, missing_ok=True)
+    if current is not None and current.sha256 == digest:
+        raise Conflict(f"This file is already the active version (v{current.version}) of "
+                       f"{key}; nothing was deployed.")
+    version = next_version(key)
+    signature = signatures.sign(
+        user, password, DEPLOY_MEANING, "process_definition", signature_entity(key, version),
+        signed_content(key, version, digest, filename, note), username=username,
+        first_in_session=first_in_session, policy=policy,
+    )
+    definition = deploy(user, xml, filename, note=note, signature_id=signature.id)
+    assert definition.version == version
+    return definition
+
+
+def signature_check(definition: ProcessDefinition) -> signatures.SignatureCheck | None:
+    """The deployment's signature and whether it still binds this exact file (None: unsigned,
+    e.g. shipped files loaded by `gxpflow init` or a CLI deployment)."""
+    if definition.signature_id is None:
+        return None
+    signature = db.session.get(Signature, definition.signature_id)
+    if signature is None:
+        return None
+    content = signed_content(definition.key, definition.version, definition.sha256,
+                             definition.filename, definition.note)
+    return signatures.check(signature, content)
+
+
+@dataclass(frozen=True)
+class StartInfo:
+    """Whether people may start a process from a page, and the form its start event asks."""
+
+    startable: bool
+    form: FormSpec | None = None
+    reason: str = ""
+
+
+def start_info(definition: ProcessDefinition, called: set[str] | None = None) -> StartInfo:
+    """A process can be started by users when its main process has a plain (none) start event
+    whose `startable` property is not `false`, and no other active process calls it (a called
+    process, such as the dual review, gets its data from its caller). The start event's
+    `form` property, if any, is asked for when starting. `called`: called_processes(), when
+    the caller already has it."""
+    if definition.status != "active":
+        return StartInfo(False, reason="Only the active version of a process can be started.")
+    try:
+        spec = SPECS.get(definition).spec
+    except DefinitionInvalid as err:
+        return StartInfo(False, reason=err.message)
+    plain = [event for event in spec.bpmn_start_events
+             if type(event.event_definition).__name__ == "NoneEventDefinition"]
+    if not plain:
+        return StartInfo(False, reason="It starts by a message or a timer, not by a person.")
+    properties = (getattr(plain[0], "extensions", None) or {}).get("properties") or {}
+    if str(properties.get("startable", "")).lower() == "false":
+        return StartInfo(False, reason="Its start event is marked startable = false.")
+    if definition.key in (called_processes() if called is None else called):
+        return StartInfo(False, reason="Other processes call it; it starts from them.")
+    form = None
+    if properties.get("form"):
+        try:
+            form = parse_form(str(properties["form"]))
+        except FormSpecInvalid as err:
+            return StartInfo(False, reason=f"Its start form is not valid: {err.message}")
+    return StartInfo(True, form)
+
+
+def called_processes() -> set[str]:
+    """Keys of processes that active definitions call from call activities."""
+    from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+
+    called: set[str] = set()
+    for definition in db.session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.status == "active")):
+        try:
+            parsed = SPECS.get(definition)
+        except DefinitionInvalid:
+            continue
+        for spec in (parsed.spec, *parsed.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                if isinstance(task_spec, CallActivity) and task_spec.spec != definition.key:
+                    called.add(str(task_spec.spec))
+    return called
 
 
 def activate_definition(actor: User | audit.Actor, definition: ProcessDefinition) -> None:

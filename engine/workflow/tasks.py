@@ -138,3 +138,19 @@ def send_message(
         correlations=dict(correlations or {}),
     )
     workflow.send_event(event)
+
+
+def element_states(workflow: BpmnWorkflow) -> dict[str, str]:
+    """BPMN element id -> `done` or `active` for the main process, to highlight the path taken
+    on its diagram (an element active again in a loop counts as active)."""
+    active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    states: dict[str, str] = {}
+    for task in workflow.get_tasks():
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if task.workflow is not workflow or not bpmn_id:
+            continue
+        if task.has_state(active):
+            states[str(bpmn_id)] = "active"
+        elif task.has_state(TaskState.COMPLETED):
+            states.setdefault(str(bpmn_id), "done")
+    return states

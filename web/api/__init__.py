@@ -91,3 +91,7 @@ def openapi() -> Response:
     from flask import current_app
 
     return jsonify(openapi_spec(current_app))
+
+
+from web.api import processes as _processes  # noqa: E402,F401
+from web.api import recalls as _recalls  # noqa: E402,F401  (registers its endpoints on bp)

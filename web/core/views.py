@@ -37,7 +37,16 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("core/home.html", status=system_status())
+    """The inbox first (when its blueprint is registered), then the system status."""
+    inbox: dict[str, Any] = {}
+    if "inbox.index" in current_app.view_functions:
+        from engine.identity import service as identity
+        from web import security
+        from web.inbox.views import inbox_page
+
+        if identity.can(security.user(), "tasks.view"):
+            inbox = inbox_page()
+    return render_template("core/home.html", status=system_status(), **inbox)
 
 
 @bp.get("/lang/<code>")

@@ -52,7 +52,10 @@ def test_demo_seeds_stock_in_every_status_and_a_consistent_ledger(ctx) -> None: 
     demo.seed_users()
     lines = demo.seed_masterdata() + demo.seed_stock()
     db.session.commit()
+    lines += demo.seed_recall()
+    db.session.commit()
     assert lines[0].startswith("master data: 3 sites")
+    assert lines[-1].startswith("recall: RC-")
     statuses = set(db.session.scalars(select(StockBalance.status)
                                       .where(StockBalance.quantity > 0)))
     assert statuses == {"quarantine", "available", "nonconforming", "recalled"}
@@ -61,6 +64,7 @@ def test_demo_seeds_stock_in_every_status_and_a_consistent_ledger(ctx) -> None: 
     assert integrity.verify_balances().ok
     assert demo.seed_masterdata() == ["master data: already seeded"]
     assert demo.seed_stock() == ["stock: already seeded"]
+    assert demo.seed_recall() == ["recall: already seeded"]
 
 
 def test_ledger_scan_and_temperature_import_commands(world: World, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,76 @@
+"""The processes layer: what each compliance step does to the ledger and the records when its
+task completes (the workflow runtime's `StepEffects`).
+
+A process module registers one handler per step with `@effect("receiving.arrival")`; the
+handler gets the step context (instance, task, form, actor) and the gate's outcome, posts to
+the ledger through the engine services (which check permissions and audit), and returns data
+merged into the task (for example the movement ids or a receipt number). It runs inside the
+completing transaction, so a refused posting refuses the whole completion and nothing stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.workflow.runtime import GateOutcome, StepContext
+
+Handler = Callable[[StepContext, GateOutcome], dict[str, Any]]
+FactsHandler = Callable[[StepContext], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+FACTS: dict[str, FactsHandler] = {}
+
+
+def facts(step: str) -> Callable[[FactsHandler], FactsHandler]:
+    """Register what the server computes for a step's rule-pack fact before the gate runs
+    (licence and registration validity, stock status, temperatures from the ledger...)."""
+
+    def register(handler: FactsHandler) -> FactsHandler:
+        if step in FACTS and FACTS[step] is not handler:
+            raise RuntimeError(f"Step {step} already has a facts handler")
+        FACTS[step] = handler
+        return handler
+
+    return register
+
+
+def effect(step: str) -> Callable[[Handler], Handler]:
+    """Register the handler of a step (one per step)."""
+
+    def register(handler: Handler) -> Handler:
+        if step in HANDLERS and HANDLERS[step] is not handler:
+            raise RuntimeError(f"Step {step} already has an effect handler")
+        HANDLERS[step] = handler
+        return handler
+
+    return register
+
+
+class ProcessEffects:
+    """The StepEffects of GxPFlow: dispatches to the handler registered for the task's step."""
+
+    def facts(self, context: StepContext) -> dict[str, Any]:
+        _load_modules()
+        handler = FACTS.get(context.meta.step)
+        return handler(context) if handler else {}
+
+    def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+        _load_modules()
+        handler = HANDLERS.get(context.meta.step)
+        return handler(context, outcome) if handler else {}
+
+
+#: Process modules that register handlers (one line each).
+MODULES: tuple[str, ...] = (
+    "engine.processes.recall",
+    "engine.processes.receiving",
+    "engine.processes.release",
+    "engine.processes.outbound",
+)
+
+
+def _load_modules() -> None:
+    import importlib
+
+    for name in MODULES:
+        importlib.import_module(name)

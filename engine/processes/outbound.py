@@ -1,0 +1,364 @@
+"""The outbound process (processes/bpmn/outbound.bpmn): what each step reads from master data and
+the ledger before the gate (customer qualification and licence scope, registration, FEFO plan,
+held stock, expiry, UDI scans, the delivery note's completeness) and what it posts when it
+completes (picks to the dispatch area, shipments to the customer with a delivery note).
+
+Steps: outbound.order (sales order), outbound.pick, outbound.check (出库复核), outbound.ship and
+outbound.unpick (a failed check puts the goods back). Movements carry the instance and task.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from engine.db import utcnow
+from engine.errors import InvalidInput
+from engine.ledger import service as ledger
+from engine.masterdata import service as md
+from engine.masterdata.models import Party, Product, Site
+from engine.processes import effect, facts
+from engine.processes import stockfacts as sf
+from engine.rules.workflow_gate import OUTCOME_KEY
+from engine.workflow import serialization
+from engine.workflow.runtime import GateOutcome, StepContext
+
+#: The items of a delivery note (随货同行单, GSP 92) in the order the rule packs name them.
+NOTE_ITEMS = ("supplier", "registrant", "manufacturer", "product_name", "model_spec",
+              "registration_no", "lot_or_serial", "expiry", "quantity", "transport_conditions",
+              "storage_conditions", "consignee", "consignee_address", "consignee_contact",
+              "ship_date", "seal")
+
+
+def order_no(context: StepContext) -> str:
+    subject = (context.instance.subject or "").strip()
+    return subject[:60] or f"SO-{context.instance.site_code}-{context.instance.id:06d}"
+
+
+def delivery_note_no(context: StepContext) -> str:
+    return f"DN-{context.instance.site_code}-{context.instance.id:06d}"
+
+
+def _order(context: StepContext) -> dict[str, Any]:
+    order = context.task.data.get("order")
+    if not isinstance(order, dict):
+        raise InvalidInput("This outbound has no sales order yet.")
+    return order
+
+
+def _picked(context: StepContext) -> list[dict[str, Any]]:
+    picked = context.task.data.get("picked")
+    return list(picked) if isinstance(picked, list) else []
+
+
+def _review_demanded(outcome: GateOutcome, step: str) -> bool:
+    compliance = outcome.data.get(OUTCOME_KEY) or {}
+    return step in (compliance.get("review_required") or [])
+
+
+# -- outbound.order ----------------------------------------------------------------------------
+
+@facts("outbound.order")
+def order_facts(context: StepContext) -> dict[str, Any]:
+    site = sf.site_of(context)
+    form = context.form
+    customer = sf.customer_of(form.get("customer"))
+    product = sf.product_of(form.get("product"))
+    quantity = int(form.get("quantity") or 0)
+    plan = sf.plan(product, quantity, site)
+    address = (form.get("ship_to_address") or customer.address or "").strip()
+    contact = (form.get("contact") or customer.contact or "").strip()
+    licences = sf.covering_licences(customer, product)
+    present = {
+        "purchaser": bool(customer.name), "ship_to_address": bool(address),
+        "contact": bool(contact), "purchaser_licence_no": bool(licences),
+        "product_name": bool(product.name_zh or product.name_en),
+        "model_spec": bool(product.model or product.specification),
+        "registration_no": bool(product.registration_no),
+        "manufacturer": product.manufacturer is not None,
+        "lot_or_serial": bool(plan.lines),
+        "expiry": bool(plan.lines) and all(line.lot.expiry_date for line in plan.lines),
+        "quantity": quantity > 0, "sale_date": True,
+    }
+    found: dict[str, Any] = {
+        **sf.customer_facts(customer, product),
+        "product_registration_valid": sf.registration_valid(product),
+        "sales_record_missing_fields": [name for name, ok in present.items() if not ok],
+        "near_expiry_days": product.near_expiry_days,
+        "stock_status": "available" if not plan.short else plan.held_status,
+        "days_to_expiry": sf.days_left(plan.earliest_expiry(), site),
+        "_plan": plan, "_customer": customer, "_product": product, "_site": site,
+        "_address": address, "_contact": contact,
+        "_licence_no": licences[0].number if licences else "",
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+@effect("outbound.order")
+def order_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    f = context.facts
+    plan: sf.Plan = f["_plan"]
+    product: Product = f["_product"]
+    customer: Party = f["_customer"]
+    site: Site = f["_site"]
+    if plan.short:
+        why = f" (other stock is {plan.held_status})" if plan.held_status else ""
+        raise InvalidInput(
+            f"Only {plan.available} of {product.code} are available at {site.code} for "
+            f"{context.form['quantity']} ordered{why}; held, quarantined, locked and expired "
+            "stock is never allocated.", fields={"quantity": f"At most {plan.available}."})
+    return {
+        "order_no": order_no(context),
+        "order": {
+            "customer": customer.code, "customer_name": customer.name,
+            "customer_name_en": customer.name_en, "product": product.code,
+            "quantity": int(context.form["quantity"]), "ship_to_address": f["_address"],
+            "contact": f["_contact"], "purchaser_licence_no": f["_licence_no"],
+            "customer_order_no": context.form.get("customer_order_no") or "",
+            "sale_date": ledger.site_today(site).isoformat(),
+            "allocation": plan.to_data(),
+        },
+    }
+
+
+# -- outbound.pick -----------------------------------------------------------------------------
+
+@facts("outbound.pick")
+def pick_facts(context: StepContext) -> dict[str, Any]:
+    site = sf.site_of(context)
+    order = _order(context)
+    product = sf.product_of(order["product"])
+    plan = sf.plan(product, int(order["quantity"]), site)
+    lots = {line.lot.lot_no for line in plan.lines}
+    serials = {line.serial for line in plan.lines if line.serial}
+    scans = sf.check_scans(context.form.get("udi_scans"), product, lots, serials)
+    expiry = plan.earliest_expiry()
+    found: dict[str, Any] = {
+        "stock_status": "available" if not plan.short else (plan.held_status or "quarantine"),
+        "days_to_expiry": sf.days_left(expiry, site),
+        "expiry_date": expiry,
+        "near_expiry_days": product.near_expiry_days,
+        "udi_applicable": sf.udi_applicable(product),
+        "udi_scanned": bool(scans),
+        "_plan": plan, "_product": product, "_site": site, "_scans": scans,
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+@effect("outbound.pick")
+def pick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    f = context.facts
+    plan: sf.Plan = f["_plan"]
+    site: Site = f["_site"]
+    product: Product = f["_product"]
+    if plan.short:
+        raise InvalidInput(f"Only {plan.available} of {product.code} can be picked at "
+                           f"{site.code} now; the order is for {_order(context)['quantity']}.",
+                           fields={"quantity": "Not enough available stock."})
+    to = sf.shipping_location(site)
+    picked = []
+    for line in plan.lines:
+        movement_id = None
+        if line.location.id != to.id:
+            movement = ledger.transfer(
+                context.actor, "pick", line.lot, line.quantity, serial=line.serial,
+                source=ledger.Place(line.location, "available"),
+                target=ledger.Place(to, "available"), document=order_no(context),
+                **sf.ids(context))
+            movement_id = movement.id
+        picked.append({"lot_no": line.lot.lot_no, "serial": line.serial,
+                       "quantity": line.quantity, "from_location": line.location.code,
+                       "expiry": line.lot.expiry_date.isoformat() if line.lot.expiry_date
+                       else None, "movement_id": movement_id})
+    return {"picked": picked, "shipping_location": to.code, "pick_scans": f["_scans"]}
+
+
+# -- outbound.check (出库复核) ------------------------------------------------------------------
+
+def _picked_status(context: StepContext, site: Site, product: Product) -> str:
+    """Where the picked goods are now: available at the dispatch area, or held since."""
+    to = md.get_location(site.code, str(context.task.data.get("shipping_location", "")))
+    statuses: set[str] = set()
+    for line in _picked(context):
+        lot = ledger.get_lot(product, line["lot_no"])
+        here = [b for b in ledger.balances(lot=lot, location=to)
+                if b.serial == (line["serial"] or "")]
+        if sum(b.quantity for b in here if b.status == "available") < line["quantity"]:
+            statuses |= {b.status for b in here if b.status != "available"} or {"shipped"}
+    return next((s for s in (*sf.HELD_ORDER, "shipped") if s in statuses), "available")
+
+
+@facts("outbound.check")
+def check_facts(context: StepContext) -> dict[str, Any]:
+    site = sf.site_of(context)
+    product = sf.product_of(_order(context)["product"])
+    picked = _picked(context)
+    sf.check_scans(context.form.get("udi_scans"), product, {p["lot_no"] for p in picked},
+                   {p["serial"] for p in picked if p["serial"]})
+    expiries = [p["expiry"] for p in picked if p.get("expiry")]
+    found: dict[str, Any] = {"stock_status": _picked_status(context, site, product)}
+    if expiries:
+        found["days_to_expiry"] = sf.days_left(date.fromisoformat(min(expiries)), site)
+    return found
+
+
+@effect("outbound.check")
+def check_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    form = context.form
+    passed = (not form.get("package_damaged") and bool(form.get("seal_intact"))
+              and bool(form.get("label_legible")) and bool(form.get("label_matches"))
+              and not form.get("anomaly_found")
+              and context.facts.get("stock_status") == "available"
+              and (context.facts.get("days_to_expiry") is None
+                   or context.facts["days_to_expiry"] >= 0))
+    return {"check_passed": passed,
+            "check_review": passed and _review_demanded(outcome, "outbound.check"),
+            "review_of_step": "outbound.check",
+            "check_rounds": int(context.task.data.get("check_rounds") or 0) + 1}
+
+
+# -- outbound.ship -----------------------------------------------------------------------------
+
+def _conditions(product: Product) -> tuple[str, str]:
+    """(storage, transport) conditions as printed on the delivery note."""
+    low, high = (None if t is None else f"{t.normalize():f}"
+                 for t in (product.storage_temp_min, product.storage_temp_max))
+    if low is not None and high is not None:
+        storage = f"{low}–{high} °C"
+    elif low is not None:
+        storage = f"≥ {low} °C"
+    elif high is not None:
+        storage = f"≤ {high} °C"
+    else:
+        storage = "常温 / ambient"
+    transport = f"冷链 {storage} / cold chain {storage}" if product.cold_chain else \
+        "常温运输 / ambient transport"
+    return storage, transport
+
+
+def note_draft(context: StepContext, site: Site) -> dict[str, Any]:
+    """The delivery note (随货同行单) as it will be printed, from the order, the picked lines,
+    master data and the ship form."""
+    order = _order(context)
+    product = sf.product_of(order["product"])
+    customer = sf.customer_of(order["customer"])
+    maker = product.manufacturer
+    storage, transport = _conditions(product)
+    form = context.form
+    lines = [{"lot_no": p["lot_no"], "serial": p["serial"], "quantity": p["quantity"],
+              "expiry": p.get("expiry")} for p in _picked(context)]
+    return {
+        "number": delivery_note_no(context), "order_no": order_no(context),
+        "customer_order_no": order.get("customer_order_no", ""),
+        "supplier": {"name": site.name, "code": site.code, "address": site.address},
+        "consignee": {"code": customer.code, "name": customer.name,
+                      "name_en": customer.name_en, "address": order.get("ship_to_address", ""),
+                      "contact": order.get("contact", ""),
+                      "licence_no": order.get("purchaser_licence_no", "")},
+        "product": {"code": product.code, "name_zh": product.name_zh,
+                    "name_en": product.name_en, "model": product.model,
+                    "specification": product.specification, "gtin": product.gtin or "",
+                    "registration_no": product.registration_no,
+                    "device_class": product.device_class,
+                    "registrant": maker.name if maker else "",
+                    "manufacturer": maker.name if maker else "",
+                    "manufacturer_en": maker.name_en if maker else "",
+                    "cold_chain": product.cold_chain},
+        "lines": lines, "quantity": sum(int(line["quantity"]) for line in lines),
+        "storage_conditions": storage, "transport_conditions": transport,
+        "carrier": form.get("carrier") or "", "waybill_no": form.get("waybill_no") or "",
+        "cold_chain_responsible_person": form.get("cold_chain_responsible_person") or "",
+        "seal": bool(form.get("seal_applied")),
+        "ship_date": ledger.site_today(site).isoformat(),
+        "site_timezone": site.timezone,
+    }
+
+
+def missing_items(note: dict[str, Any]) -> list[str]:
+    product, consignee, lines = note["product"], note["consignee"], note["lines"]
+    present = {
+        "supplier": bool(note["supplier"]["name"]), "registrant": bool(product["registrant"]),
+        "manufacturer": bool(product["manufacturer"]),
+        "product_name": bool(product["name_zh"] or product["name_en"]),
+        "model_spec": bool(product["model"] or product["specification"]),
+        "registration_no": bool(product["registration_no"]), "lot_or_serial": bool(lines),
+        "expiry": bool(lines) and all(line["expiry"] for line in lines),
+        "quantity": note["quantity"] > 0,
+        "transport_conditions": bool(note["transport_conditions"]),
+        "storage_conditions": bool(note["storage_conditions"]),
+        "consignee": bool(consignee["name"]), "consignee_address": bool(consignee["address"]),
+        "consignee_contact": bool(consignee["contact"]), "ship_date": bool(note["ship_date"]),
+        "seal": note["seal"],
+    }
+    return [item for item in NOTE_ITEMS if not present[item]]
+
+
+@facts("outbound.ship")
+def ship_facts(context: StepContext) -> dict[str, Any]:
+    site = sf.site_of(context)
+    order = _order(context)
+    product = sf.product_of(order["product"])
+    note = note_draft(context, site)
+    data = context.task.data
+    scanned = bool(data.get("pick_scans")) or bool(data.get("udi_scans"))
+    return {
+        "cold_chain": product.cold_chain,
+        "check_completed": "outbound.check" in context.performers
+        and data.get("check_passed") is True,
+        "delivery_note_missing_fields": missing_items(note),
+        "udi_applicable": sf.udi_applicable(product),
+        "udi_scanned": scanned,
+        "_note": note, "_site": site, "_product": product,
+    }
+
+
+@effect("outbound.ship")
+def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    f = context.facts
+    if not f["check_completed"]:
+        raise InvalidInput("The outbound check (出库复核) is not done or did not pass; the goods "
+                           "cannot ship.")
+    site: Site = f["_site"]
+    product: Product = f["_product"]
+    note: dict[str, Any] = f["_note"]
+    customer = sf.customer_of(_order(context)["customer"])
+    source = ledger.Place(sf.shipping_location(site), "available")
+    movements = []
+    for line in _picked(context):
+        lot = ledger.get_lot(product, line["lot_no"])
+        movement = ledger.ship(context.actor, lot, int(line["quantity"]), source=source,
+                               customer=customer, document=note["number"],
+                               serial=line["serial"] or "", **sf.ids(context))
+        movements.append(movement.id)
+    note = {**note, "shipped_at": utcnow().isoformat(), "shipper": context.actor.full_name,
+            "movements": movements, "signed_form": serialization.plain(context.form)}
+    return {"delivery_note_no": note["number"], "delivery_note": note,
+            "delivery_note_url": f"/delivery-notes/{context.instance.id}"}
+
+
+# -- outbound.unpick (the check failed) ---------------------------------------------------------
+
+@effect("outbound.unpick")
+def unpick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    site = sf.site_of(context)
+    product = sf.product_of(_order(context)["product"])
+    dispatch = md.get_location(site.code, str(context.task.data.get("shipping_location", "")))
+    moved = []
+    for line in _picked(context):
+        if not line.get("movement_id"):
+            continue  # it was in the dispatch area already
+        lot = ledger.get_lot(product, line["lot_no"])
+        back = md.get_location(site.code, line["from_location"])
+        here = sum(b.quantity for b in ledger.balances(lot=lot, location=dispatch,
+                                                        status="available")
+                   if b.serial == (line["serial"] or ""))
+        quantity = min(here, int(line["quantity"]))
+        if quantity <= 0:
+            continue  # held since it was picked: it stays where the hold found it
+        movement = ledger.transfer(
+            context.actor, "move", lot, quantity, serial=line["serial"] or "",
+            source=ledger.Place(dispatch, "available"), target=ledger.Place(back, "available"),
+            document=order_no(context), reason="Outbound check failed: back to stock",
+            **sf.ids(context))
+        moved.append(movement.id)
+    return {"returned_movements": moved}

@@ -1,0 +1,198 @@
+"""What the release and outbound steps read from master data and the ledger: the site of the
+instance, products and parties named in a form, FEFO plans, the status of held stock, expiry,
+UDI scans and the customer's qualification. Server-side facts: a form never claims them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.db import db
+from engine.errors import InvalidInput, NotFound
+from engine.ledger import gs1
+from engine.ledger import service as ledger
+from engine.ledger.models import Lot, StockBalance
+from engine.masterdata import service as md
+from engine.masterdata.models import Location, Party, Product, Site
+from engine.workflow.runtime import StepContext
+
+#: The order in which a held status explains why stock cannot be allocated.
+HELD_ORDER = ("recalled", "nonconforming", "quarantine")
+#: Device classes for which UDI rules are in force (design choice: class II and up).
+UDI_CLASSES = frozenset({"II", "IIa", "IIb", "III"})
+
+
+def ids(context: StepContext) -> dict[str, str]:
+    """The instance and task a movement is caused by."""
+    return {"instance_id": str(context.instance.id), "task_id": str(context.task.id)}
+
+
+def site_of(context: StepContext) -> Site:
+    code = context.instance.site_code
+    if not code:
+        raise InvalidInput("This process was started without a site; start it again for the "
+                           "site where the stock is.", fields={"site": "Required."})
+    return md.get_site(code)
+
+
+def product_of(key: Any, name: str = "product") -> Product:
+    product = md.find_product(str(key or ""))
+    if product is None or not product.active:
+        raise InvalidInput(f"No active product with code or GTIN {key!r}.",
+                           fields={name: "Unknown product."})
+    return product
+
+
+def customer_of(code: Any, name: str = "customer") -> Party:
+    party = db.session.scalar(select(Party).where(Party.code == str(code or "").strip()))
+    if party is None or not party.active or not party.is_customer:
+        raise InvalidInput(f"No active customer with code {code!r}.",
+                           fields={name: "Unknown customer."})
+    return party
+
+
+def days_left(expiry: date | None, site: Site) -> int | None:
+    return None if expiry is None else (expiry - ledger.site_today(site)).days
+
+
+def udi_applicable(product: Product) -> bool:
+    return product.device_class in UDI_CLASSES
+
+
+def udi_on_file(product: Product) -> bool:
+    return bool(product.gtin or product.udi_di)
+
+
+@dataclass
+class Plan:
+    """A FEFO allocation of a product at a site, or why it falls short."""
+
+    lines: list[ledger.Allocation]
+    short: bool
+    available: int
+    held_status: str | None
+
+    def earliest_expiry(self) -> date | None:
+        dates = [line.lot.expiry_date for line in self.lines if line.lot.expiry_date]
+        return min(dates) if dates else None
+
+    def to_data(self) -> list[dict[str, Any]]:
+        return [{"lot_no": line.lot.lot_no, "serial": line.serial, "quantity": line.quantity,
+                 "location": line.location.code,
+                 "expiry": line.lot.expiry_date.isoformat() if line.lot.expiry_date else None}
+                for line in self.lines]
+
+
+def held_status(product: Product, site: Site) -> str | None:
+    """The weightiest held status of the product's stock at the site, if any is held."""
+    statuses = {b.status for b in ledger.balances(product=product, site=site)}
+    return next((status for status in HELD_ORDER if status in statuses), None)
+
+
+def plan(product: Product, quantity: int, site: Site) -> Plan:
+    try:
+        lines = ledger.allocate_fefo(product, quantity, site=site)
+    except InvalidInput:
+        lines = []
+    if lines:
+        return Plan(lines, False, quantity, None)
+    available = ledger.on_hand(product, status="available", site=site)
+    return Plan([], True, available, held_status(product, site))
+
+
+def check_scans(scans: list[str] | None, product: Product, lots: set[str], serials: set[str],
+                name: str = "udi_scans") -> list[dict[str, Any]]:
+    """Each scan must be a UDI of this product, of a lot (and serial) being shipped."""
+    checked = []
+    for scan in scans or []:
+        try:
+            udi = gs1.parse_udi(scan, expected_gtin=product.gtin or None)
+        except InvalidInput as bad:
+            raise InvalidInput(f"UDI scan {scan!r}: {bad.message}",
+                               fields={name: bad.message}) from None
+        if udi.lot and lots and udi.lot not in lots:
+            raise InvalidInput(f"UDI scan {scan!r} is of lot {udi.lot}, which is not in this "
+                               "shipment.", fields={name: f"Lot {udi.lot} is not picked."})
+        if udi.serial and serials and udi.serial not in serials:
+            raise InvalidInput(f"UDI scan {scan!r} is serial {udi.serial}, which is not in "
+                               "this shipment.", fields={name: f"Serial {udi.serial} is not "
+                                                              "picked."})
+        checked.append({"gtin": udi.gtin, "lot": udi.lot, "serial": udi.serial})
+    return checked
+
+
+def customer_facts(customer: Party, product: Product) -> dict[str, Any]:
+    """GSP 81-82: the customer file is reviewed and its licence in force covers the class."""
+    flag = md.licence_flag(customer)
+    verified = customer.review_status == "approved" and flag in ("ok", "near_expiry")
+    return {"customer_licence_verified": verified,
+            "customer_scope_covers_class": bool(covering_licences(customer, product)),
+            "device_class": product.device_class}
+
+
+def covering_licences(customer: Party, product: Product) -> list[Any]:
+    found = md.licences_covering(customer, product.device_class)
+    if not found and product.device_class in ("IIa", "IIb"):
+        found = md.licences_covering(customer, "II")
+    return found
+
+
+def registration_valid(product: Product) -> bool:
+    return md.registration_flag(product) in ("ok", "near_expiry")
+
+
+def shipping_location(site: Site) -> Location:
+    found = db.session.scalar(
+        select(Location).where(Location.site_id == site.id, Location.zone == "shipping",
+                               Location.active.is_(True)).order_by(Location.code))
+    if found is None:
+        raise InvalidInput(f"Site {site.code} has no active dispatch (shipping) location.",
+                           fields={"location": "No shipping location."})
+    return found
+
+
+def release_location(site: Site, product: Product, code: str | None) -> Location:
+    """The accepted-zone location released stock goes to: the one named, or the first that
+    fits the product's storage range."""
+    if code:
+        try:
+            location = md.get_location(site.code, code)
+        except NotFound:
+            location = None
+        if location is None or not location.active or location.zone != "available":
+            raise InvalidInput(f"{code} is not an active accepted-stock location at {site.code}.",
+                               fields={"target_location": "Choose an accepted-zone location."})
+        return location
+    candidates = list(db.session.scalars(
+        select(Location).where(Location.site_id == site.id, Location.zone == "available",
+                               Location.active.is_(True)).order_by(Location.code)))
+    for location in candidates:
+        if _fits(location, product):
+            return location
+    raise InvalidInput(f"No accepted-stock location at {site.code} fits {product.code}; name "
+                       "one.", fields={"target_location": "Name a location."})
+
+
+def _fits(location: Location, product: Product) -> bool:
+    if not product.cold_chain:  # ambient goods: not the cold room
+        return location.temp_max is None or location.temp_max > 8
+    low, high = product.storage_temp_min, product.storage_temp_max
+    if location.temp_min is None or location.temp_max is None:
+        return False
+    return (low is None or location.temp_min >= low) and (high is None or location.temp_max <= high)
+
+
+def held_balances(lot: Lot, site: Site, status: str, serial: str = "") -> list[StockBalance]:
+    rows = [b for b in ledger.balances(lot=lot, site=site, status=status)
+            if not serial or b.serial == serial]
+    return rows
+
+
+def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
+    lot = ledger.find_lot(product, str(lot_no or ""))
+    if lot is None:
+        raise InvalidInput(f"{product.code} has no lot {lot_no!r}.", fields={name: "Unknown lot."})
+    return lot

@@ -1,0 +1,514 @@
+"""Recalls: hold every affected unit at once, find every customer, tell them within the deadline
+the active packs set, record acknowledgements and returns, close with a signature.
+
+`start` is what the API, the web page and the recall process call; it holds stock and lists
+consignees in one transaction and, once committed, hands the notifications to Celery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from engine import audit, signatures
+from engine.db import after_commit, db, utcnow
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.identity import service as identity
+from engine.identity.models import User
+from engine.ledger import service as ledger
+from engine.ledger.models import Lot, SerialUnit, StockBalance, StockMovement
+from engine.masterdata.models import Location, Party, Product, Site
+from engine.recall.models import Recall, RecallConsignee, RecallDelivery
+from engine.rules.decision import Decision
+from engine.rules.store import ActivePacks
+from engine.rules.workflow_gate import due_time
+
+#: Level names people use for the same three levels: NMPA 一级/二级/三级, FDA class I/II/III.
+LEVEL_ALIASES = {
+    "I": "I", "II": "II", "III": "III", "1": "I", "2": "II", "3": "III",
+    "CLASS I": "I", "CLASS II": "II", "CLASS III": "III",
+    "一级": "I", "二级": "II", "三级": "III",
+}
+
+#: Which pack versions are in effect at each site (reloaded when an activation changes them).
+_active = ActivePacks()
+
+
+def decide(step: str, fact: dict[str, Any], site_code: str | None) -> Decision:
+    """The decision of the packs active at a site for a recall step (none active: no verdict)."""
+    packs = [item.pack for item in _active.for_site(site_code)] if site_code else []
+    if not any(pack.rules_for(step) for pack in packs):
+        return Decision(step=step, fact=fact)
+    return _active.gate.evaluate(step, fact, packs)
+
+
+def normalise_level(value: str) -> str:
+    level = LEVEL_ALIASES.get(str(value).strip().upper()) or LEVEL_ALIASES.get(str(value).strip())
+    if level is None:
+        raise InvalidInput(
+            f"Unknown recall level {value!r}.",
+            fields={"level": "Use I, II or III (一级, 二级, 三级; class I, II, III)."})
+    return level
+
+
+@dataclass(frozen=True)
+class Affected:
+    """One lot (or one serial of it) the recall covers."""
+
+    lot: Lot
+    serial: str = ""
+
+
+def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> list[Affected]:
+    if not lots and not serials:
+        raise InvalidInput("Name the lots or the serial numbers recalled.",
+                           fields={"lots": "Give at least one lot or serial number."})
+    affected: list[Affected] = []
+    unknown_lots = []
+    for lot_no in dict.fromkeys(lot.strip() for lot in lots if lot.strip()):
+        lot = ledger.find_lot(product, lot_no)
+        if lot is None:
+            unknown_lots.append(lot_no)
+        else:
+            affected.append(Affected(lot))
+    if unknown_lots:
+        raise InvalidInput(
+            f"No lot {', '.join(unknown_lots)} of {product.gtin or product.code} "
+            "was ever received.",
+            fields={"lots": f"Unknown lot(s): {', '.join(unknown_lots)}."})
+    unknown_serials = []
+    whole_lots = {a.lot.id for a in affected}
+    for serial in dict.fromkeys(s.strip() for s in serials if s.strip()):
+        unit = db.session.scalar(select(SerialUnit).where(
+            SerialUnit.product_id == product.id, SerialUnit.serial == serial))
+        if unit is None:
+            unknown_serials.append(serial)
+        elif unit.lot_id not in whole_lots:
+            affected.append(Affected(db.session.get_one(Lot, unit.lot_id), serial))
+    if unknown_serials:
+        raise InvalidInput(
+            f"No serial number {', '.join(unknown_serials)} of this product was ever received.",
+            fields={"serials": f"Unknown serial(s): {', '.join(unknown_serials)}."})
+    return affected
+
+
+def _hold(actor: Any, affected: Iterable[Affected], number: str, reason: str) -> int:
+    """Move every affected unit on hand, at every site, to the recalled status."""
+    held = 0
+    why = f"Recall {number}: {reason}"
+    for item in affected:
+        if not item.serial:
+            held += sum(m.quantity for m in ledger.hold_lot(actor, item.lot, why, document=number))
+            continue
+        rows = db.session.scalars(select(StockBalance).where(
+            StockBalance.lot_id == item.lot.id, StockBalance.serial == item.serial,
+            StockBalance.quantity > 0, StockBalance.status != "recalled")).all()
+        for quantity, location_id, status in [(b.quantity, b.location_id, b.status)
+                                              for b in rows]:
+            location = db.session.get_one(Location, location_id)
+            ledger.transfer(actor, "recall_hold", item.lot, quantity,
+                            source=ledger.Place(location, status),
+                            target=ledger.Place(location, "recalled"), serial=item.serial,
+                            document=number, reason=why)
+            held += quantity
+    return held
+
+
+def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
+    """Per customer (party id): what it still holds of the affected units (shipments less
+    returns, reversed movements left out, as the forward trace counts them) and the sites that
+    shipped it: one aggregate query over the affected lots' ship and return movements."""
+    m = StockMovement
+    reversal = aliased(StockMovement)
+    source = aliased(Location)
+    whole = [a.lot.id for a in affected if not a.serial]
+    serials = [(a.lot.id, a.serial) for a in affected if a.serial]
+    scope: list[ColumnElement[bool]] = [m.lot_id.in_(whole)] if whole else []
+    scope += [and_(m.lot_id == lot_id, m.serial == serial) for lot_id, serial in serials]
+    if not scope:
+        return {}
+    shipped = m.kind == "ship"
+    rows = db.session.execute(
+        select(m.party_id, Lot.lot_no, m.serial,
+               func.sum(case((shipped, m.quantity), else_=-m.quantity)),
+               func.min(case((shipped, m.at))),
+               func.min(case((shipped, m.document))), func.min(case((shipped, Site.code))),
+               func.max(case((shipped, Site.code))))
+        .join(Lot, Lot.id == m.lot_id)
+        .outerjoin(source, source.id == m.from_location_id)
+        .outerjoin(Site, Site.id == source.site_id)
+        .outerjoin(reversal, reversal.reverses_id == m.id)
+        .join(Party, Party.id == m.party_id)
+        .where(or_(*scope), m.kind.in_(("ship", "return")), Party.is_customer.is_(True),
+               reversal.id.is_(None))
+        .group_by(m.party_id, Lot.lot_no, m.serial)).all()
+    result: dict[int, dict[str, Any]] = {}
+    for party_id, lot_no, serial, quantity, first, document, site_a, site_b in rows:
+        if not quantity or quantity <= 0:
+            continue
+        entry = result.setdefault(party_id, {"lines": [], "quantity": 0, "sites": set()})
+        entry["lines"].append({
+            "lot": lot_no, "serial": serial, "quantity": int(quantity),
+            "document": document or "", "shipped_at": _iso(first)})
+        entry["quantity"] += int(quantity)
+        entry["sites"].update(code for code in (site_a, site_b) if code)
+    for entry in result.values():
+        entry["sites"] = sorted(entry["sites"])
+    return result
+
+
+def _iso(value: Any) -> str | None:
+    """A time from an aggregate (SQLite gives text, PostgreSQL a datetime) as ISO 8601 UTC."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _due(start: datetime, decision: Decision) -> tuple[int | None, datetime | None]:
+    """The earliest notify_within deadline of the decision (hours, and when it falls)."""
+    dues = [due_time(deadline, start) for deadline in decision.deadlines]
+    if not dues:
+        return None, None
+    due = min(dues)
+    return int((due - start).total_seconds() // 3600), due
+
+
+def _open_fact(level: str, source: str, stock_on_hand: bool, shipped: bool) -> dict[str, Any]:
+    return {"recall_level": level,
+            "manufacturer_notice_received": "manufacturer" in source.lower()
+            or source.lower().startswith(("mfr", "制造", "注册人")),
+            "affected_stock_on_hand": stock_on_hand, "affected_lots_shipped": shipped}
+
+
+def _sites_of(affected: Sequence[Affected]) -> list[str]:
+    lot_ids = [a.lot.id for a in affected]
+    codes = db.session.scalars(
+        select(Site.code).distinct()
+        .join(Location, Location.site_id == Site.id)
+        .join(StockMovement, (StockMovement.to_location_id == Location.id)
+              | (StockMovement.from_location_id == Location.id))
+        .where(StockMovement.lot_id.in_(lot_ids))).all()
+    return sorted(codes)
+
+
+def find_by_key(key: str) -> Recall | None:
+    return db.session.scalar(select(Recall).where(Recall.idempotency_key == key))
+
+
+def start(actor: User, *, product: Product, lots: Sequence[str] = (),
+          serials: Sequence[str] = (), level: str, reason: str, source: str,
+          idempotency_key: str | None = None) -> tuple[Recall, bool]:
+    """Open a recall: hold every affected unit, list every consignee with its deadline.
+
+    Returns the recall and whether it was created now (False: the idempotency key was seen)."""
+    identity.require(actor, "recalls.start")
+    key = (idempotency_key or "").strip() or None
+    if key is not None:
+        existing = find_by_key(key)
+        if existing is not None:
+            return existing, False
+    level = normalise_level(level)
+    problems = {name: "Required." for name, value in (("reason", reason), ("source", source))
+                if not (value or "").strip()}
+    if problems:
+        raise InvalidInput("Say why the product is recalled and who asked for it.",
+                           fields=problems)
+    affected = _resolve(product, lots, serials)
+    now = utcnow()
+    recall = Recall(number=f"RC-PENDING-{now.timestamp()}", product_id=product.id,
+                    lots=json.dumps(sorted({a.lot.lot_no for a in affected if not a.serial})),
+                    serials=json.dumps(sorted({a.serial for a in affected if a.serial})),
+                    level=level, reason=reason.strip(), source=source.strip(), status="open",
+                    idempotency_key=key, started_by=actor.id, started_at=now)
+    db.session.add(recall)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its recall.
+        db.session.expunge(recall)
+        existing = find_by_key(key) if key else None
+        if existing is None:
+            raise
+        return existing, False
+    recall.number = f"RC-{now:%Y}-{recall.id:05d}"
+
+    sites = _sites_of(affected)
+    on_hand = db.session.scalar(
+        select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(
+            StockBalance.lot_id.in_([a.lot.id for a in affected]),
+            StockBalance.quantity > 0)) or 0
+    recall.held_units = _hold(actor, affected, recall.number, recall.reason)
+    consignees = _consignee_lines(affected)
+
+    verdicts: list[dict[str, Any]] = []
+    site_due: dict[str, tuple[int | None, datetime | None]] = {}
+    site_list: list[str | None] = list(sites) or [None]
+    for site in site_list:
+        decision = decide("recall.open",
+                          _open_fact(level, recall.source, on_hand > 0, bool(consignees)), site)
+        verdicts += [dict(v.to_dict(), site=site) for v in decision.verdicts]
+        site_due[site or ""] = _due(now, decision)
+    recall.verdicts = json.dumps(verdicts, ensure_ascii=False)
+    dues = [due for due in site_due.values() if due[1] is not None]
+    if dues:
+        recall.deadline_hours, recall.notify_due_at = min(dues, key=lambda d: d[1])  # type: ignore[arg-type, return-value]
+
+    rows = []
+    for party_id, entry in consignees.items():
+        own = [site_due.get(site, (None, None)) for site in entry["sites"]]
+        own_due = [d[1] for d in own if d[1] is not None]
+        rows.append({"recall_id": recall.id, "party_id": party_id,
+                     "lines": json.dumps(entry["lines"], ensure_ascii=False,
+                                         separators=(",", ":")),
+                     "quantity": entry["quantity"],
+                     "notify_due_at": min(own_due) if own_due else recall.notify_due_at,
+                     "acknowledged_note": "", "returned_quantity": 0})
+    if rows:  # one executemany (pipelined on PostgreSQL)
+        db.session.execute(RecallConsignee.__table__.insert(), rows)
+    audit.record(actor, "recall.start", "recall", recall.id,
+                 after=dict(recall.audit_values(), consignees=len(rows), sites=sites,
+                            verdicts=[{key: v[key] for key in ("rule_id", "effect", "pack_id",
+                                                               "pack_version", "site")}
+                                      for v in verdicts]))
+    recall.instance_id = _start_process(actor, recall, _home_site(affected))
+    recall_id = recall.id
+    after_commit(lambda: _dispatch_notifications(recall_id))
+    return recall, True
+
+
+def _home_site(affected: Sequence[Affected]) -> str | None:
+    """The site that first received the affected lots: its packs govern the follow-up."""
+    code = db.session.scalar(
+        select(Site.code).join(Location, Location.site_id == Site.id)
+        .join(StockMovement, StockMovement.to_location_id == Location.id)
+        .where(StockMovement.lot_id.in_([a.lot.id for a in affected]),
+               StockMovement.kind == "receive")
+        .order_by(StockMovement.id).limit(1))
+    return str(code) if code else None
+
+
+def _start_process(actor: User, recall: Recall, site: str | None) -> int | None:
+    """Run the recall's follow-up in the `recall` process when it is deployed (`gxpflow init`
+    deploys it): the quality manager's inbox gets the follow-up task; closing the recall on its
+    page sends the process the `recall_closed` message."""
+    from engine.workflow.runtime import current_runtime
+    from engine.workflow.store import active_definition
+
+    if active_definition("recall", missing_ok=True) is None:
+        return None
+    product = db.session.get_one(Product, recall.product_id)
+    instance = current_runtime().start(
+        audit.Actor(actor.id, actor.full_name), "recall",
+        {"recall_id": recall.id, "recall_number": recall.number, "correlation": recall.number,
+         "recall_level": recall.level},
+        subject=f"{recall.number} {product.code} {', '.join(recall.lot_list + recall.serial_list)}",
+        site_code=site)
+    return int(instance.id)
+
+
+def _dispatch_notifications(recall_id: int) -> None:
+    from engine.recall import jobs
+
+    jobs.fan_out.delay(recall_id)
+
+
+def get(recall_id: int) -> Recall:
+    recall = db.session.get(Recall, recall_id)
+    if recall is None:
+        raise NotFound(f"Recall {recall_id} does not exist.")
+    return recall
+
+
+def consignee(consignee_id: int) -> RecallConsignee:
+    row = db.session.get(RecallConsignee, consignee_id)
+    if row is None:
+        raise NotFound(f"Recall consignee {consignee_id} does not exist.")
+    return row
+
+
+def acknowledge(actor: User, row: RecallConsignee, note: str) -> None:
+    """The customer confirmed receipt of the notice (by phone, letter, portal...)."""
+    identity.require(actor, "recalls.close")
+    if row.recall.status != "open":
+        raise Conflict(f"Recall {row.recall.number} is closed.")
+    if row.acknowledged_at is not None:
+        raise Conflict(f"{row.party.name} already acknowledged this recall.")
+    if not note.strip():
+        raise InvalidInput("Say how the customer acknowledged (who, how).",
+                           fields={"note": "Required."})
+    before = row.audit_values()
+    row.acknowledged_at = utcnow()
+    row.acknowledged_note = note.strip()
+    if row.notified_at is None:  # told by phone or letter: the acknowledgement is the proof
+        row.notified_at = row.acknowledged_at
+    audit.record(actor, "recall.acknowledge", "recall_consignee", row.id, before=before,
+                 after=row.audit_values(), reason=note.strip())
+
+
+def refresh_returns(actor: Any, recall: Recall) -> int:
+    """Returned quantities per customer, from the ledger's return movements (returns come back
+    through receiving) of the recalled lots since the recall opened."""
+    lots = db.session.scalars(select(Lot).where(
+        Lot.product_id == recall.product_id,
+        Lot.lot_no.in_(recall.lot_list + [r["lot"] for c in recall.consignees
+                                          for r in c.line_list])))
+    lot_ids = [lot.id for lot in lots]
+    total = 0
+    for row in recall.consignees:
+        returned = db.session.scalar(
+            select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+                StockMovement.kind == "return", StockMovement.party_id == row.party_id,
+                StockMovement.lot_id.in_(lot_ids), StockMovement.at >= recall.started_at)) or 0
+        returned = min(int(returned), row.quantity)
+        if returned != row.returned_quantity:
+            before = row.audit_values()
+            row.returned_quantity = returned
+            audit.record(actor, "recall.returned", "recall_consignee", row.id, before=before,
+                         after=row.audit_values(), reason="Returns received through receiving")
+        total += returned
+    return total
+
+
+def close_fact(recall: Recall) -> dict[str, Any]:
+    missing = []
+    if not recall.lot_list and not recall.serial_list:
+        missing.append("affected_lots")
+    if any(not row.notified_at for row in recall.consignees):
+        missing.append("notifications_sent")
+    return {"recall_record_missing_fields": missing,
+            "all_consignees_notified": all(row.notified_at for row in recall.consignees)}
+
+
+def close(actor: User, recall: Recall, *, password: str, note: str,
+          username: str | None = None, first_in_session: bool = False,
+          policy: identity.Policy | None = None) -> Decision:
+    """The quality manager closes the recall with an e-signature, if the packs allow."""
+    identity.require(actor, "recalls.close")
+    if recall.status != "open":
+        raise Conflict(f"Recall {recall.number} is already closed.")
+    if not note.strip():
+        raise InvalidInput("Write the closing conclusion (disposition of the recovered stock).",
+                           fields={"note": "Required."})
+    refresh_returns(actor, recall)
+    sites: list[str | None] = list(_sites_of(_affected_of(recall))) or [None]
+    decisions = [decide("recall.close", close_fact(recall), site) for site in sites]
+    blocks = [v for d in decisions for v in d.blocks]
+    if blocks:
+        for v in blocks:
+            audit.record(actor, "gate.block", "recall", recall.id,
+                         after={"step": "recall.close", "rule": v.rule_id, "pack": v.pack_id,
+                                "version": v.pack_version})
+        raise Conflict(" ".join(dict.fromkeys(v.message_en for v in blocks)),
+                       fields={"rules": ", ".join(v.rule_id for v in blocks)})
+    before = recall.audit_values()
+    recall.status = "closed"
+    recall.closed_at = utcnow()
+    recall.closed_by = actor.id
+    recall.close_note = note.strip()
+    signature = signatures.sign(actor, password, "responsible", "recall", recall.id,
+                                report_content(recall), username=username,
+                                first_in_session=first_in_session, policy=policy)
+    recall.close_signature_id = signature.id
+    audit.record(actor, "recall.close", "recall", recall.id, before=before,
+                 after=recall.audit_values(), reason=note.strip(), reason_required=True)
+    if recall.instance_id is not None:
+        from engine.workflow.runtime import current_runtime
+
+        current_runtime().deliver_message(audit.Actor(actor.id, actor.full_name),
+                                          "recall_closed", {"recall": recall.number},
+                                          correlation=recall.number)
+    return decisions[0]
+
+
+def _affected_of(recall: Recall) -> list[Affected]:
+    product = db.session.get(Product, recall.product_id)
+    assert product is not None
+    return _resolve(product, recall.lot_list, recall.serial_list)
+
+
+def report_content(recall: Recall) -> dict[str, Any]:
+    """What the closing signature binds: the recall record and its outcome per customer."""
+    return {"number": recall.number, "product_id": recall.product_id, "lots": recall.lot_list,
+            "serials": recall.serial_list, "level": recall.level, "reason": recall.reason,
+            "held_units": recall.held_units, "close_note": recall.close_note,
+            "consignees": [{"party": row.party.code, "quantity": row.quantity,
+                            "notified": bool(row.notified_at),
+                            "acknowledged": bool(row.acknowledged_at),
+                            "returned": row.returned_quantity}
+                           for row in recall.consignees]}
+
+
+@dataclass(frozen=True)
+class Counts:
+    customers: int
+    notified: int
+    acknowledged: int
+    overdue: int
+    shipped_units: int
+    recovered: int
+
+
+def counts(recall: Recall) -> Counts:
+    """The recall's progress in one aggregate query (cheap for 10,000 customers)."""
+    c = RecallConsignee
+    now = utcnow()
+    row = db.session.execute(
+        select(func.count(c.id), func.count(c.notified_at), func.count(c.acknowledged_at),
+               func.count(c.id).filter(c.notified_at.is_(None), c.notify_due_at < now),
+               func.coalesce(func.sum(c.quantity), 0),
+               func.coalesce(func.sum(c.returned_quantity), 0))
+        .where(c.recall_id == recall.id)).one()
+    return Counts(*(int(value) for value in row))
+
+
+@dataclass(frozen=True)
+class Report:
+    recall: Recall
+    affected_units: int
+    held_units: int
+    customers: int
+    notified: int
+    acknowledged: int
+    shipped_units: int
+    recovered: int
+    outstanding: int
+    overdue: int
+    timeline: list[tuple[datetime, str, str]]
+
+
+def report(recall: Recall) -> Report:
+    rows = recall.consignees
+    now = utcnow()
+    deliveries = db.session.execute(
+        select(RecallDelivery, Party.name)
+        .join(RecallConsignee, RecallConsignee.id == RecallDelivery.consignee_id)
+        .join(Party, Party.id == RecallConsignee.party_id)
+        .where(RecallConsignee.recall_id == recall.id)
+        .order_by(RecallDelivery.at, RecallDelivery.id)).all()
+    timeline: list[tuple[datetime, str, str]] = [
+        (event.at, event.actor_name, event.action)
+        for event in audit.history("recall", recall.id)]
+    timeline += [(d.at, name, f"notice {d.channel} {d.status}") for d, name in deliveries]
+    timeline += [(row.acknowledged_at, row.party.name, "acknowledged") for row in rows
+                 if row.acknowledged_at]
+    timeline.sort(key=lambda t: t[0])
+    shipped = sum(row.quantity for row in rows)
+    recovered = sum(row.returned_quantity for row in rows)
+    return Report(
+        recall=recall, affected_units=recall.held_units + shipped, held_units=recall.held_units,
+        customers=len(rows), notified=sum(1 for r in rows if r.notified_at),
+        acknowledged=sum(1 for r in rows if r.acknowledged_at), shipped_units=shipped,
+        recovered=recovered, outstanding=shipped - recovered,
+        overdue=sum(1 for r in rows if not r.notified_at and r.notify_due_at
+                    and r.notify_due_at < now),
+        timeline=timeline)

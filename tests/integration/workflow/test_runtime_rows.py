@@ -1,0 +1,153 @@
+"""The runtime writes only what changed, yet an instance's human-task, timer and message rows
+always equal what its saved workflow says (as a full re-read would make them)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event, select
+
+from engine import audit
+from engine.db import db
+from engine.workflow.models import HumanTask, MessageWait, ProcessInstance, TimerDue
+from engine.workflow.runtime import Runtime, _user_tasks, _waits
+from tests.integration.workflow.conftest import START_DATA
+
+SIGN = lambda *args: 1  # noqa: E731 - the edge's signer, already re-authenticated
+
+
+def assert_rows_follow(runtime: Runtime, instance_id: int) -> None:
+    db.session.commit()
+    instance = db.session.get(ProcessInstance, instance_id)
+    assert instance is not None
+    workflow = runtime.load(instance)
+    ready = _user_tasks(workflow.get_tasks(state=TaskState.READY, manual=True))
+    open_rows = set(db.session.scalars(select(HumanTask.task_guid).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == "open")))
+    if instance.status == "terminated":
+        assert open_rows == set()
+    else:
+        assert open_rows == set(ready)
+    due, messages = _waits(instance.status, workflow)
+    timer = db.session.get(TimerDue, instance_id)
+    assert (timer.due_at if timer else None) == due
+    rows = db.session.execute(select(MessageWait.message_name, MessageWait.correlation)
+                              .where(MessageWait.instance_id == instance_id)).all()
+    assert sorted(map(tuple, rows)) == sorted(messages)
+
+
+def open_task(instance_id: int, step: str) -> int:
+    found = db.session.scalar(select(HumanTask.id).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == "open",
+        HumanTask.step == step))
+    assert found is not None, f"no open task {step}"
+    return found
+
+
+def test_rows_follow_the_workflow_through_tasks_messages_and_timers(
+    deployed: dict[str, Any], make_user: Any
+) -> None:
+    runtime = Runtime()  # no gate or effects: this is about the runtime's own rows
+    clerk = make_user("clerk", "receiving_clerk")
+    inspector = make_user("insp", "inspector")
+    operator = make_user("op", "warehouse_operator")
+    manager = make_user("boss", "administrator")
+
+    instance = runtime.start(clerk, "receiving_inspection", START_DATA, subject="PO-1")
+    assert_rows_follow(runtime, instance.id)
+    runtime.complete(inspector, open_task(instance.id, "receiving.inspect"),
+                     {"conclusion": "accepted", "accepted_qty": "10"}, signer=SIGN)
+    assert_rows_follow(runtime, instance.id)
+    runtime.complete(operator, open_task(instance.id, "receiving.putaway"),
+                     {"location": "A-01-02", "serials": ""})
+    assert_rows_follow(runtime, instance.id)
+    assert db.session.scalar(select(MessageWait.message_name)) == "supplier_confirmation"
+    assert runtime.deliver_message(audit.SYSTEM, "supplier_confirmation", {"ok": True},
+                                   correlation="PO-1") == [instance.id]
+    assert_rows_follow(runtime, instance.id)
+    assert db.session.get(ProcessInstance, instance.id).status == "completed"
+
+    timed = runtime.start(clerk, "receiving_inspection",
+                          START_DATA | {"inspection_window": "PT1S"})
+    assert_rows_follow(runtime, timed.id)
+    assert db.session.get(TimerDue, timed.id) is not None
+    runtime.suspend(manager, timed.id, "supplier on hold")
+    assert_rows_follow(runtime, timed.id)
+    runtime.resume(manager, timed.id, "supplier back")
+    assert_rows_follow(runtime, timed.id)
+    time.sleep(1.2)  # SpiffWorkflow compares timers with the real clock
+    assert runtime.fire_due_timers() == 1
+    assert_rows_follow(runtime, timed.id)
+    escalation = open_task(timed.id, "receiving.escalate")
+    cancelled = db.session.scalar(select(HumanTask.status).where(
+        HumanTask.instance_id == timed.id, HumanTask.step == "receiving.inspect"))
+    assert cancelled == "cancelled", "the boundary timer cancelled the inspection"
+    assert escalation
+    runtime.terminate(manager, timed.id, "duplicate delivery")
+    assert_rows_follow(runtime, timed.id)
+
+
+def test_completing_a_task_reads_nothing_it_already_knows(
+    deployed: dict[str, Any], make_user: Any
+) -> None:
+    runtime = Runtime()
+    clerk = make_user("clerk", "receiving_clerk")
+    inspector = make_user("insp", "inspector")
+    instance = runtime.start(clerk, "receiving_inspection", START_DATA, subject="PO-1")
+    db.session.commit()
+    task_id = open_task(instance.id, "receiving.inspect")
+    db.session.commit()
+    inspector = db.session.get(type(inspector), inspector.id)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        runtime.complete(inspector, task_id, {"conclusion": "accepted", "accepted_qty": "10"},
+                         signer=SIGN)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    # The instance (locked, found by the task's id), the task row as it is now, the actor's
+    # training: human-task rows are not read back, the instance is written once.
+    assert len(reads) == 3, reads
+    assert not any("human_task.instance_id =" in s for s in reads), reads
+    assert sum("training_record" in s for s in reads) == 1
+    assert sum(s.startswith("UPDATE process_instance") for s in statements) == 1
+    assert open_task(instance.id, "receiving.putaway")
+    assert_rows_follow(runtime, instance.id)
+
+
+def test_one_permission_check_per_transaction_reads_training_once(
+    ctx: Flask, make_user: Any
+) -> None:
+    from datetime import date, timedelta
+
+    from engine.identity import service as identity
+    from engine.identity.models import Training
+
+    user = make_user("insp", "inspector")
+    assert identity.effective_roles(user) == {"inspector"}
+    record = db.session.scalar(select(Training).where(Training.user_id == user.id))
+    record.expires_on = date.today() - timedelta(days=1)
+    assert identity.effective_roles(user) == set(), "an unflushed change is seen"
+    db.session.rollback()
+    assert identity.effective_roles(user) == {"inspector"}, "a rollback forgets it"
+    db.session.commit()
+    identity.record_training(audit.SYSTEM, user, "auditor", date.today(), None, "course")
+    identity.grant_role(audit.SYSTEM, user, "auditor")
+    assert identity.effective_roles(user) == {"inspector", "auditor"}
+    db.session.commit()
+    savepoint = db.session.begin_nested()
+    db.session.add(Training(user_id=user.id, role="receiving_clerk", trained_on=date.today(),
+                            evidence="x"))
+    db.session.flush()
+    assert "receiving_clerk" in identity._trained_roles(user.id, date.today())
+    savepoint.rollback()
+    assert "receiving_clerk" not in identity._trained_roles(user.id, date.today())

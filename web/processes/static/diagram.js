@@ -1,0 +1,88 @@
+/* Process diagrams with bpmn-js: a viewer that highlights the path an instance took, and the
+   modeler that posts the edited XML (with the CSRF token and signature fields of its form). */
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function fail(container, error) {
+    container.dataset.state = "error";
+    var message = document.createElement("p");
+    message.className = "gx-diagram-error";
+    message.textContent = (container.dataset.errorText || "The diagram cannot be shown") +
+      ": " + (error && error.message ? error.message : error);
+    container.appendChild(message);
+  }
+
+  function highlight(viewer, states, activeText) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    Object.keys(states).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      canvas.addMarker(id, "gx-" + states[id]);
+      if (states[id] === "active") {
+        var badge = document.createElement("span");
+        badge.className = "gx-overlay";
+        badge.textContent = activeText;
+        overlays.add(id, "gx-state", { position: { top: -10, right: 10 }, html: badge });
+      }
+    });
+    registry.filter(function (element) {
+      return element.type === "bpmn:SequenceFlow";
+    }).forEach(function (flow) {
+      var bo = flow.businessObject;
+      var from = bo.sourceRef && states[bo.sourceRef.id];
+      var to = bo.targetRef && states[bo.targetRef.id];
+      if (from === "done" && to) { canvas.addMarker(flow.id, "gx-taken"); }
+    });
+  }
+
+  async function showViewer(container) {
+    try {
+      var viewer = new window.BpmnJS({ container: container });
+      await viewer.importXML(readJson(container.dataset.xml));
+      viewer.get("canvas").zoom("fit-viewport", "auto");
+      var states = container.dataset.states ? readJson(container.dataset.states) : {};
+      highlight(viewer, states || {}, container.dataset.activeText || "now");
+      container.dataset.state = "ready";
+      container.dataset.marked = String(document.querySelectorAll(
+        "#" + container.id + " .gx-done, #" + container.id + " .gx-active").length);
+    } catch (error) {
+      fail(container, error);
+    }
+  }
+
+  async function showModeler(container) {
+    var form = document.getElementById(container.dataset.form);
+    var modeler;
+    try {
+      modeler = new window.BpmnJS({ container: container });
+      await modeler.importXML(readJson(container.dataset.xml));
+      modeler.get("canvas").zoom("fit-viewport", "auto");
+      container.dataset.state = "ready";
+    } catch (error) {
+      fail(container, error);
+      return;
+    }
+    var ready = false;
+    form.addEventListener("submit", function (event) {
+      if (ready) { return; }
+      event.preventDefault();
+      modeler.saveXML({ format: true }).then(function (result) {
+        form.querySelector("[name=xml]").value = result.xml;
+        ready = true;
+        form.submit();
+      }, function (error) { fail(container, error); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.BpmnJS) { return; }
+    document.querySelectorAll("[data-bpmn-viewer]").forEach(showViewer);
+    document.querySelectorAll("[data-bpmn-modeler]").forEach(showModeler);
+  });
+})();
