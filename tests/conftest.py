@@ -71,6 +71,10 @@ def app(app_session: Flask) -> Flask:
     production. Tests that call the engine directly use the `ctx` fixture.
     """
     with app_session.app_context():
+        if not app_session.extensions["celery"].conf.task_always_eager:
+            # Tasks a previous test queued but nobody waited for (a demo recall's notices,
+            # say) must not run against this test's rows.
+            app_session.extensions["celery"].control.purge()
         backends.empty_database()
     return app_session
 

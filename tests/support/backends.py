@@ -16,6 +16,7 @@ import psycopg
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from engine.db import db
 from web import create_app
@@ -100,15 +101,24 @@ def empty_database() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if not tables:
         return
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            # Append-only tables refuse TRUNCATE; replica role skips triggers for this cleanup.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+    for attempt in range(10):
+        try:
+            with db.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    quoted = ", ".join(f'"{t}"' for t in tables)
+                    # Append-only tables refuse TRUNCATE; replica role skips their triggers.
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in tables:
+                        conn.execute(text(f'DELETE FROM "{table}"'))
+            return
+        except OperationalError as error:
+            # A real worker may still be finishing a task of the previous test (a recall's
+            # notices, say): its reads can deadlock with TRUNCATE. Let it finish, then retry.
+            if "deadlock" not in str(error).lower() or attempt == 9:
+                raise
+            time.sleep(0.5)
 
 
 def discard_session() -> None:
