@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -210,11 +208,27 @@ VERIFY_COLUMNS = (
 
 #: PostgreSQL builds the exact text `event_hash` hashes (fields joined by U+001F, the time as
 #: `isoformat(timespec="microseconds")` in UTC, no actor as ""), so verify need not make a
-#: datetime and a Python tuple of twelve values per event; Python still computes every hash.
+#: datetime and a Python tuple of twelve values per event (it also hashes it: see
+#: `check_postgresql`).
 _PG_MATERIAL = """convert_to(concat_ws(chr(31), seq::text,
     to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
     CASE WHEN actor_id IS NULL OR actor_id = 0 THEN '' ELSE actor_id::text END,
     actor_name, action, entity_type, entity_id, before, after, reason, prev_hash), 'UTF8')"""
+
+
+#: One statement, one snapshot: how many events, the last one, the first whose recomputed
+#: hash differs, the first whose link to its predecessor is wrong (or whose predecessor is
+#: missing), and the last hash.
+_PG_VERIFY = (
+    "SELECT (SELECT count(*) FROM audit_event WHERE seq > 0), "  # noqa: S608 - constant SQL
+    "(SELECT max(seq) FROM audit_event WHERE seq > 0), "
+    "(SELECT min(seq) FROM audit_event WHERE seq > 0 AND "
+    "encode(sha256(" + _PG_MATERIAL + "), 'hex') <> hash), "
+    "(SELECT min(e.seq) FROM audit_event e LEFT JOIN audit_event p ON p.seq = e.seq - 1 "
+    "WHERE e.seq > 0 AND e.prev_hash IS DISTINCT FROM "
+    "(CASE WHEN e.seq = 1 THEN :genesis ELSE p.hash END)), "
+    "(SELECT hash FROM audit_event WHERE seq > 0 ORDER BY seq DESC LIMIT 1)"
+)
 
 
 def _rows(batch: int = 20000, after: int = 0) -> Iterator[tuple[Any, ...]]:
@@ -259,58 +273,23 @@ class _Walk:
             self.checked += 1
         return None
 
-    def check_postgresql(self, batch: int = 2000) -> VerifyResult | None:
-        """The same check, a batch at a time: a batch whose sequence numbers, links and hashes
-        all match is accepted whole; any other batch is walked again event by event from its
-        start, so the result (and the first broken event) is exactly that of `check`.
-
-        Batches are small on purpose: big ones keep many rows alive across garbage
-        collections, which then cost more than the hashing."""
-        sha256 = hashlib.sha256
-        driver = db.session.connection().connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor(name="gxpflow_audit_verify", binary=True)
-        try:
-            cursor.execute(
-                f"SELECT seq, {_PG_MATERIAL}, prev_hash, hash FROM audit_event "  # noqa: S608 - constant SQL
-                "WHERE seq > 0 ORDER BY seq"
-            )
-            with _prefetching(cursor, batch) as chunks:
-                for chunk in chunks:
-                    seqs, materials, links, digests = zip(*chunk, strict=True)
-                    count = len(chunk)
-                    if not (seqs[0] == self.expected_seq
-                            and seqs[-1] == self.expected_seq + count - 1
-                            and links[0] == self.prev and links[1:] == digests[:-1]
-                            and [sha256(m).hexdigest() for m in materials] == list(digests)):
-                        break
-                    self.prev = digests[-1]
-                    self.expected_seq += count
-                    self.checked += count
-        finally:
-            cursor.close()
-        # Event by event from where the batches stopped: the batch that did not match, if any,
-        # and whatever was committed after the cursor took its snapshot.
-        return self.check(_rows(after=self.expected_seq - 1))
-
-
-@contextmanager
-def _prefetching(cursor: Any, size: int) -> Iterator[Iterator[list[Any]]]:
-    """Batches from a server-side cursor, the next one fetched by a helper thread while the
-    caller checks the current one (the database and the hashing then run side by side).
-    The connection is back in the caller's hands when the block ends."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gxpflow-audit-verify")
-    pending: list[Future[list[Any]]] = [pool.submit(cursor.fetchmany, size)]
-
-    def chunks() -> Iterator[list[Any]]:
-        while chunk := pending[0].result():
-            pending[0] = pool.submit(cursor.fetchmany, size)
-            yield chunk
-
-    try:
-        yield chunks()
-    finally:
-        pool.shutdown(wait=True)
+    def check_postgresql(self) -> VerifyResult | None:
+        """The same check done by PostgreSQL in one statement (one snapshot, parallel scans):
+        it recomputes every event's SHA-256 from its content (the bytes `event_hash` hashes)
+        and finds the first event whose hash, link to its predecessor or predecessor is
+        wrong. A sound trail is accepted at once; otherwise the walk is done again event by
+        event from the start, so the result (and the first broken event) is exactly that of
+        `check`."""
+        found = db.session.execute(text(_PG_VERIFY), {"genesis": GENESIS}).one()
+        count, last, bad_content, bad_link, last_hash = found
+        if count and (bad_content is not None or bad_link is not None or last != count):
+            return self.check(_rows())
+        if count:
+            self.prev = last_hash
+            self.expected_seq = int(last) + 1
+            self.checked = int(count)
+        # Events committed after that snapshot are walked by `verify` from here.
+        return None
 
 
 def verify() -> VerifyResult:
