@@ -147,8 +147,10 @@ def flush_pending(session: Session) -> list[int]:
         .returning(AuditHead.seq, AuditHead.hash)
     ).one_or_none()
     if head is None:
-        session.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
-                        {"h": GENESIS})
+        # The first event ever (or after a test emptied the table): several processes may
+        # get here at once; one inserts the head, the others wait for it and do nothing.
+        session.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h) "
+                             "ON CONFLICT (id) DO NOTHING"), {"h": GENESIS})
         head = session.execute(
             update(AuditHead).where(AuditHead.id == 1)
             .values(seq=AuditHead.seq + len(pending))
