@@ -173,9 +173,15 @@ def _iso(value: Any) -> str | None:
     return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
+#: `notify` values of notify_within verdicts that mean the customers who received the lots.
+CUSTOMER_AUDIENCES = frozenset({"customers", "consignees"})
+
+
 def _due(start: datetime, decision: Decision) -> tuple[int | None, datetime | None]:
     """The earliest notify_within deadline of the decision (hours, and when it falls)."""
-    dues = [due_time(deadline, start) for deadline in decision.deadlines]
+    # Only deadlines for telling customers: a pack may also set one for the authority.
+    dues = [due_time(deadline, start) for deadline in decision.deadlines
+            if CUSTOMER_AUDIENCES & set(deadline.notify)]
     if not dues:
         return None, None
     due = min(dues)
