@@ -7,6 +7,7 @@ worker processes keep one valid chain, and a rolled-back transaction leaves no e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, event, select, text, update
+from sqlalchemy import BigInteger, Index, Integer, String, Text, bindparam, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -136,26 +137,44 @@ def record(
     )
 
 
+_EVENT_COLUMNS = ("seq", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+                  "before", "after", "reason", "prev_hash", "hash")
+
+
+def _take_seq(session: Session, count: int) -> Any:
+    head = AuditHead.__table__
+    return session.execute(
+        head.update().where(head.c.id == 1).values(seq=head.c.seq + count)
+        .returning(head.c.seq, head.c.hash)).one_or_none()
+
+
+@functools.cache
+def _insert_with_head(rows: int) -> Any:
+    """INSERT of `rows` events that also moves the head's hash (PostgreSQL, one round trip).
+
+    The VALUES list is made of named parameters (seq_0, at_0, ...), so the statement has a
+    cache key and is compiled once per row count instead of once per commit."""
+    head = AuditHead.__table__
+    move_head = (head.update().where(head.c.id == 1)
+                 .values(hash=bindparam("head_hash", type_=String())))
+    return (AuditEvent.__table__.insert()
+            .values([{name: bindparam(f"{name}_{i}", type_=AuditEvent.__table__.c[name].type)
+                      for name in _EVENT_COLUMNS} for i in range(rows)])
+            .add_cte(move_head.cte("move_head")))
+
+
 def flush_pending(session: Session) -> list[int]:
     """Chain and insert the queued events now (normally called just before commit)."""
     pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
     if not pending:
         return []
-    head = session.execute(
-        update(AuditHead).where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + len(pending))
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).one_or_none()
+    head = _take_seq(session, len(pending))
     if head is None:
         # The first event ever (or after a test emptied the table): several processes may
         # get here at once; one inserts the head, the others wait for it and do nothing.
         session.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h) "
                              "ON CONFLICT (id) DO NOTHING"), {"h": GENESIS})
-        head = session.execute(
-            update(AuditHead).where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + len(pending))
-            .returning(AuditHead.seq, AuditHead.hash)
-        ).one()
+        head = _take_seq(session, len(pending))
     last_seq, prev = head
     seq = last_seq - len(pending)
     rows = []
@@ -166,15 +185,16 @@ def flush_pending(session: Session) -> list[int]:
                             values["before"], values["after"], values["reason"], prev)
         rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    move_head = update(AuditHead).where(AuditHead.id == 1).values(hash=prev)
     if len(rows) <= ONE_STATEMENT_ROWS and session.get_bind().dialect.name == "postgresql":
         # One round trip: the events and the head's new hash in one statement (the head row
         # is already locked by the UPDATE above).
-        session.execute(AuditEvent.__table__.insert().values(rows)
-                        .add_cte(move_head.cte("move_head")))
+        params = {f"{name}_{i}": row[name] for i, row in enumerate(rows)
+                  for name in _EVENT_COLUMNS}
+        session.execute(_insert_with_head(len(rows)), {**params, "head_hash": prev})
     else:
+        table = AuditHead.__table__
         session.execute(AuditEvent.__table__.insert(), rows)
-        session.execute(move_head)
+        session.execute(table.update().where(table.c.id == 1).values(hash=prev))
     return [row["seq"] for row in rows]
 
 

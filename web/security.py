@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import lazyload
 from werkzeug.wrappers import Response
 
 from engine.db import db, utcnow
 from engine.errors import NotAuthenticated
 from engine.identity import service as identity
-from engine.identity.models import User
+from engine.identity.models import RolePolicy, User, UserRole
 from engine.identity.roles import allowed_roles
 from web import settings_of
 
@@ -91,13 +93,23 @@ def _load_session_user() -> Response | None:
         session.clear()
         flash("Your session was idle too long; log in again.", "warning")
         return None
-    found = db.session.get(User, user_id)
-    if found is None or not found.active or found.locked_at is not None:
+    row = db.session.execute(_SESSION_USER, {"user_id": user_id}).one_or_none()
+    if row is None or not row[0].active or row[0].locked_at is not None:
         session.clear()
         return None
     session["seen"] = now.isoformat()
-    g.user = found
+    g.user, g.mfa_required = row[0], bool(row[1])
     return None
+
+
+#: The logged-in user, and whether a role they hold demands two-factor log-in, in one
+#: statement per request (the roles themselves are read when a page needs them).
+_SESSION_USER = (
+    select(User, exists().where(
+        UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
+        RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True)))
+    .where(User.id == bindparam("user_id"))
+    .options(lazyload(User.roles)))
 
 
 def _before_request() -> Response | None:
@@ -117,7 +129,7 @@ def _before_request() -> Response | None:
     if identity.password_expired(found, policy()):
         flash("Your password has expired: choose a new one.", "warning")
         return redirect(url_for("auth.change_password"))
-    if identity.mfa_required(found) and not found.totp_enabled:
+    if not found.totp_enabled and g.mfa_required:
         flash("Your role requires two-factor log-in: set it up now.", "warning")
         return redirect(url_for("auth.enrol_totp"))
     return None
@@ -142,7 +154,7 @@ def can(action: str) -> bool:
 
 
 def unread_count() -> int:
-    from sqlalchemy import func, select
+    from sqlalchemy import func
 
     from engine.identity.models import Notification
 

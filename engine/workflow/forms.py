@@ -545,6 +545,9 @@ class FormSpec:
     """The fields of one task's form, in order."""
 
     fields: tuple[FieldSpec, ...] = ()
+    #: Built marshmallow schemas by time zone (see `_schema`).
+    _schemas: dict[tzinfo | None, Schema] = field(default_factory=dict, init=False,
+                                                  compare=False, hash=False, repr=False)
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -580,13 +583,8 @@ class FormSpec:
             if value is None or value == "":
                 continue
             cleaned[key] = value
-        schema_fields: dict[str, fields.Field[Any]] = {
-            spec.name: _FormField(spec, tz) for spec in self.fields
-        }
-        schema = Schema.from_dict(schema_fields, name="TaskForm")(unknown=RAISE)
-        schema.error_messages = {**schema.error_messages, "unknown": "unknown"}
         try:
-            result: dict[str, Any] = schema.load(cleaned)
+            result: dict[str, Any] = _schema(self, tz).load(cleaned)
         except ValidationError as err:
             errors.update(self._messages(err.normalized_messages()))
             raise FormInvalid(errors) from None
@@ -605,6 +603,21 @@ class FormSpec:
             else:
                 messages[name] = spec.message(code if code in _MESSAGES else f"invalid_{spec.type}")
         return messages
+
+
+def _schema(form: FormSpec, tz: tzinfo | None) -> Schema:
+    """The marshmallow schema of a form for a time zone, built once (loading does not change
+    a schema, so one instance serves every request)."""
+    found = form._schemas.get(tz)
+    if found is not None:
+        return found
+    schema_fields: dict[str, fields.Field[Any]] = {
+        spec.name: _FormField(spec, tz) for spec in form.fields
+    }
+    schema = Schema.from_dict(schema_fields, name="TaskForm")(unknown=RAISE)
+    schema.error_messages = {**schema.error_messages, "unknown": "unknown"}
+    form._schemas[tz] = schema
+    return schema
 
 
 def _plain_message(code: str) -> dict[str, str]:

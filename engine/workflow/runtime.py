@@ -19,7 +19,10 @@ from SpiffWorkflow.bpmn.specs.mixins import ServiceTaskMixin, UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
 from engine.db import db, utcnow
@@ -44,6 +47,34 @@ from engine.workflow.tasks import seed_start_data
 log = logging.getLogger(__name__)
 
 MAX_ENGINE_ROUNDS = 200
+
+# The statements of every completion, built once (Core, on the tables: no ORM bookkeeping).
+_instances, _tasks = ProcessInstance.__table__, HumanTask.__table__
+_SAVE_INSTANCE = (
+    _instances.update()
+    .where(_instances.c.id == bindparam("instance_id"),
+           _instances.c.revision == bindparam("loaded_revision"))
+    .values({name: bindparam(name) for name in ("serialized", "revision", "serializer_version",
+                                                "updated_at", "status", "ended_at", "error")}))
+_CLOSE_TASK = (
+    _tasks.update()
+    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == "open")
+    .values({name: bindparam(name) for name in ("status", "completed_at", "completed_by",
+                                                "assignee_id")}))
+_INSERT_HISTORY = TaskHistory.__table__.insert()
+_LOCK_TASK = (
+    select(ProcessInstance, HumanTask)
+    .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+#: session.info key: {human task id: (instance, task)} locked in this transaction.
+_LOCKED = "gxpflow.workflow.locked"
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, _transaction: object) -> None:
+    """A lock ends with its transaction (a savepoint's rollback releases its locks too)."""
+    session.info.pop(_LOCKED, None)
 
 
 # -- the gate and step effects, supplied by the processes layer ------------------------------
@@ -197,40 +228,43 @@ class Runtime:
             raise NotFound(f"Process instance {instance_id} does not exist.")
         return instance
 
-    def _lock_task(self, human_task_id: int) -> tuple[ProcessInstance, HumanTask]:
-        """Lock the instance of a human task, then read the task row as it is now (another
-        request may have completed it while this one waited for the lock)."""
-        instance = db.session.scalar(
-            select(ProcessInstance)
-            .where(ProcessInstance.id == select(HumanTask.instance_id)
-                   .where(HumanTask.id == human_task_id).scalar_subquery())
-            .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-        )
-        if instance is None:
+    def lock_task(self, human_task_id: int) -> tuple[ProcessInstance, HumanTask]:
+        """Lock the instance of a human task and read both rows, in one statement.
+
+        When the lock had to wait (another request was advancing the instance), PostgreSQL
+        re-reads the instance row but may return the task row as it was before the wait: the
+        workflow, loaded from the locked instance, decides whether the task is still READY,
+        and the task's UPDATE is made only while the row is still open.
+
+        Locked once per transaction: a page that locks before its own checks and then
+        completes the task reads the rows once."""
+        session = db.session()
+        locked: dict[int, tuple[ProcessInstance, HumanTask]] = session.info.setdefault(
+            _LOCKED, {})
+        if human_task_id in locked:
+            return locked[human_task_id]
+        found = session.execute(_LOCK_TASK, {"task_id": human_task_id}).one_or_none()
+        if found is None:
             raise NotFound(f"Task {human_task_id} does not exist.")
-        row = db.session.scalar(select(HumanTask).where(HumanTask.id == human_task_id)
-                                .execution_options(populate_existing=True))
-        assert row is not None  # a human task is never deleted
-        return instance, row
+        locked[human_task_id] = (found[0], found[1])
+        return found[0], found[1]
 
     def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
         """Write the workflow and the instance's state if the revision is still the one loaded
         (one UPDATE: the revision check and the write are the same statement), then flush."""
         revision = instance.revision
+        values = {"serialized": serialization.dumps(workflow), "revision": revision + 1,
+                  "serializer_version": serialization.VERSION, "updated_at": utcnow(),
+                  "status": instance.status, "ended_at": instance.ended_at,
+                  "error": instance.error}
         with db.session.no_autoflush:  # the instance's own changes go in this UPDATE
-            result = db.session.execute(
-                update(ProcessInstance)
-                .where(ProcessInstance.id == instance.id, ProcessInstance.revision == revision)
-                .values(serialized=serialization.dumps(workflow), revision=revision + 1,
-                        serializer_version=serialization.VERSION, updated_at=utcnow(),
-                        status=instance.status, ended_at=instance.ended_at,
-                        error=instance.error)
-            )
+            result = db.session.execute(_SAVE_INSTANCE, {"instance_id": instance.id,
+                                                         "loaded_revision": revision, **values})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("Someone else advanced this process at the same time. "
                            "Reload the page and try again.")
-        instance.revision = revision + 1
-        db.session.flush()
+        _committed(instance, values)
+        _flush_changes()
 
     def _advance(self, instance: ProcessInstance, workflow: BpmnWorkflow,
                  actor: User | audit.Actor, synced: _Synced | None = None) -> None:
@@ -269,6 +303,7 @@ class Runtime:
         if instance.status == "completed" and instance.ended_at is None:
             instance.ended_at = utcnow()
         ready = _user_tasks(ready_manual)
+        new_rows: list[dict[str, Any]] = []
         if synced is None:
             open_rows = {
                 row.task_guid: row
@@ -295,13 +330,16 @@ class Runtime:
             if guid in had_rows:
                 continue
             meta = user_task_meta(task.task_spec)
-            due = utcnow() + timedelta(hours=meta.due_hours) if meta.due_hours else None
-            db.session.add(HumanTask(
-                instance_id=instance.id, task_guid=guid, task_name=task.task_spec.name,
-                title=task.task_spec.bpmn_name or task.task_spec.name, step=meta.step,
-                role=meta.role, subject=instance.subject, site_code=instance.site_code,
-                due_at=due,
-            ))
+            now = utcnow()
+            new_rows.append({
+                "instance_id": instance.id, "task_guid": guid, "task_name": task.task_spec.name,
+                "title": task.task_spec.bpmn_name or task.task_spec.name, "step": meta.step,
+                "role": meta.role, "subject": instance.subject, "site_code": instance.site_code,
+                "assignee_id": None, "status": "open", "created_at": now,
+                "due_at": now + timedelta(hours=meta.due_hours) if meta.due_hours else None,
+            })
+        if new_rows:
+            db.session.execute(HumanTask.__table__.insert(), new_rows)
         self._sync_waits(instance, workflow, synced)
 
     def _sync_waits(self, instance: ProcessInstance, workflow: BpmnWorkflow,
@@ -379,14 +417,18 @@ class Runtime:
         if row.status != "open":
             raise Conflict(f"This task is already {row.status}.")
 
-    def complete(self, actor: User, human_task_id: int, form_data: Mapping[str, Any], *,
+    def complete(self, actor: User, human_task_id: int,
+                 form_data: Mapping[str, Any] | Callable[[UserTaskMeta], Mapping[str, Any]], *,
                  signer: Signer | None = None, tz: Any = None) -> ProcessInstance:
         """Complete a user task: validate the form, gate it, run it, advance, save.
+
+        `form_data` is the submitted data, or a function that reads it given the task's meta
+        (a page that parses its fields by the task's form, without loading the workflow twice).
 
         A gate block raises `GateBlocked` after writing its audit event; the caller commits
         that event and nothing else (it must roll back other work first, which there is none).
         """
-        instance, row = self._lock_task(human_task_id)
+        instance, row = self.lock_task(human_task_id)
         self._check_open(row)
         if instance.status not in ("running", "waiting"):
             raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.")
@@ -402,6 +444,8 @@ class Runtime:
         if task is None or task.state != TaskState.READY:
             raise Conflict("This task is no longer waiting for input.")
         meta = user_task_meta(task.task_spec)
+        if callable(form_data):
+            form_data = form_data(meta)
         form = meta.form.validate(form_data, tz=tz) if meta.form else {}
         performers = {**_performers(workflow), **task.data.get("_performers", {})}
         context = StepContext(instance, workflow, task, meta, actor, form, performers)
@@ -433,11 +477,7 @@ class Runtime:
         task.data["_performers"] = {**performers, meta.step: actor.id}
         record = serialization.plain({**form, **effects})
         task.run()
-        row.status = "completed"
-        row.completed_at = utcnow()
-        row.completed_by = actor.id
-        if row.assignee_id is None:
-            row.assignee_id = actor.id
+        self._close_row(row, actor)
         synced.open_tasks.discard(row.task_guid)
         self._history(instance, task, "completed", actor, record, outcome.verdicts,
                       step=meta.step)
@@ -446,6 +486,16 @@ class Runtime:
                             "verdicts": outcome.verdicts, "signature_id": signature_id})
         self._advance(instance, workflow, actor, synced)
         return instance
+
+    @staticmethod
+    def _close_row(row: HumanTask, actor: User) -> None:
+        """Mark the human task completed by `actor`, only while it is still open."""
+        values = {"status": "completed", "completed_at": utcnow(), "completed_by": actor.id,
+                  "assignee_id": row.assignee_id if row.assignee_id is not None else actor.id}
+        result = db.session.execute(_CLOSE_TASK, {"task_id": row.id, **values})
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("This task is no longer waiting for input.")
+        _committed(row, values)
 
     def _refuse(self, instance: ProcessInstance, row: HumanTask, actor: User,
                 form: Mapping[str, Any], outcome: GateOutcome) -> None:
@@ -648,10 +698,10 @@ class Runtime:
                  actor: User | audit.Actor, data: Mapping[str, Any],
                  verdicts: list[dict[str, Any]] | None = None, step: str = "") -> None:
         name = actor.full_name if isinstance(actor, User) else actor.name
-        db.session.add(TaskHistory(
+        db.session.execute(_INSERT_HISTORY, dict(
             instance_id=instance.id, task_guid=str(task.id) if task is not None else None,
             task_name=(task.task_spec.bpmn_name or task.task_spec.name) if task else "",
-            step=step, event=event, user_id=actor.id, user_name=name,
+            step=step, event=event, user_id=actor.id, user_name=name, at=utcnow(),
             data=json.dumps(serialization.plain(data), ensure_ascii=False, default=str),
             verdicts=json.dumps(verdicts or [], ensure_ascii=False, default=str),
         ))
@@ -688,6 +738,25 @@ class _Synced:
         """The rows of a running or waiting instance whose saved workflow was just loaded."""
         ready = _user_tasks(workflow.get_tasks(state=TaskState.READY, manual=True))
         return cls(set(ready), _waits("running", workflow))
+
+
+def _committed(obj: Any, values: Mapping[str, Any]) -> None:
+    """Tell the ORM that `obj`'s row holds `values` (a Core UPDATE just wrote them), so the
+    unit of work has nothing to write for it."""
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
+    state = inspect(obj)
+    if not state.committed_state:  # no other attribute changed: the object is clean again
+        state._commit_all(state.dict, db.session().identity_map)
+
+
+def _flush_changes() -> None:
+    """Flush what the step's effects changed through the ORM (ledger rows, say); skipped when
+    nothing changed (the instance's own row is written by the revision-checked UPDATE)."""
+    session = db.session()
+    if session.new or session.deleted or any(
+            inspect(obj).committed_state for obj in session.dirty):
+        session.flush()
 
 
 def _user_tasks(ready_manual: list[Any]) -> dict[str, Any]:

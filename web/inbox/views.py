@@ -213,29 +213,28 @@ def _load(row: HumanTask) -> tuple[UserTaskMeta | None, dict[str, Any]]:
 def task(task_id: int) -> tuple[str, int] | Response:
     runtime = current_runtime()
     user = security.user()
-    row = runtime.task_row(task_id)
-    instance = db.session.get(ProcessInstance, row.instance_id)
-    assert instance is not None
-    meta, data = _load(row) if row.status == "open" else (None, {})
-    roles = identity.effective_roles(user)
-    may_act = (row.status == "open" and row.role in roles
-               and row.assignee_id in (None, user.id)
-               and instance.status in ("running", "waiting") and meta is not None)
     form = TaskForm()
-    state: dict[str, Any] = {"values": _shown(meta.form if meta else None, data), "errors": {},
-                             "blocked": None, "sign_error": None, "sign_notice": False,
-                             "meaning": meta.signature_meaning if meta else None}
+    state: dict[str, Any] = {"errors": {}, "blocked": None, "sign_error": None,
+                             "sign_notice": False}
     status = 200
     if request.method == "POST":
-        if not may_act or meta is None:
-            raise Conflict(_reason_not_actionable(row, instance, roles, user))
         form.validate_on_submit()  # CSRF is checked for every POST; the fields are optional
-        posted = _posted(meta.form)
-        state["values"] = posted
+        # Lock first: the checks below and the completion see the rows as they are now.
+        instance, row = runtime.lock_task(task_id)
+        roles = identity.effective_roles(user)
+        if not _open_for(row, instance, roles, user):
+            raise Conflict(_reason_not_actionable(row, instance, roles, user))
+        posted: dict[str, Any] = {}
+
+        def read_form(meta: UserTaskMeta) -> dict[str, Any]:
+            posted.update(_posted(meta.form))
+            return posted
+
         signer = (PageSigner(user, form.username.data or "", form.password.data or "")
                   if form.password.data else None)
+        title = row.title
         try:
-            runtime.complete(user, row.id, posted, signer=signer, tz=get_timezone())
+            runtime.complete(user, row.id, read_form, signer=signer, tz=get_timezone())
         except FormInvalid as invalid:
             db.session.rollback()
             state["errors"] = invalid.messages(get_locale())
@@ -261,8 +260,17 @@ def task(task_id: int) -> tuple[str, int] | Response:
             db.session.commit()
             if signer is not None and signer.signed:
                 remember_signature()
-            flash(_("Task completed: {title}.", title=row.title), "info")
+            flash(_("Task completed: {title}.", title=title), "info")
             return redirect(url_for("inbox.index"))
+        if posted:  # the form was read: show what was sent, with its errors
+            state["values"] = posted
+    row = runtime.task_row(task_id)
+    instance = db.session.get_one(ProcessInstance, row.instance_id)
+    meta, data = _load(row) if row.status == "open" else (None, {})
+    roles = identity.effective_roles(user)
+    may_act = _open_for(row, instance, roles, user) and meta is not None
+    state.setdefault("values", _shown(meta.form if meta else None, data))
+    state.setdefault("meaning", meta.signature_meaning if meta else None)
     return render_template(
         "inbox/task.html", row=row, instance=instance, meta=meta, form=form, may_act=may_act,
         fields=_fields(meta), history=history(instance.id), locale=get_locale(),
@@ -273,6 +281,12 @@ def task(task_id: int) -> tuple[str, int] | Response:
         not_actionable=None if may_act else _reason_not_actionable(row, instance, roles, user),
         **state,
     ), status
+
+
+def _open_for(row: HumanTask, instance: ProcessInstance, roles: set[str], user: User) -> bool:
+    """Whether `user` may complete the task now (the workflow may still say it is not READY)."""
+    return (row.status == "open" and row.role in roles and row.assignee_id in (None, user.id)
+            and instance.status in ("running", "waiting"))
 
 
 def _fields(meta: UserTaskMeta | None) -> tuple[FieldSpec, ...]:
