@@ -4,6 +4,7 @@ never sent again, so retries and a second worker cannot notify a customer twice.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,19 @@ def notify(consignee_ids: list[int]) -> dict[str, int]:
         if attempts < MAX_ATTEMPTS:
             notify.apply_async((retry,), countdown=min(30 * 2 ** attempts, 900))
     return counts
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _senders() -> ThreadPoolExecutor:
+    """This process's pool of sender threads, made on first use (a worker process forked
+    from its parent makes its own: threads do not survive a fork)."""
+    global _pool  # one pool per process
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=SENDERS,
+                                                 thread_name_prefix="recall-notice"))
+    return _pool[1]
 
 
 def _attempts(consignee_id: int) -> int:
@@ -131,8 +145,7 @@ def deliver_batch(consignee_ids: list[int]) -> tuple[dict[str, int], list[int]]:
                                        sender=settings.mail_from, outbox=outbox)
         return channels.send_webhook(target, notice, secret=settings.secret_key)
 
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-        results = list(pool.map(send, jobs))
+    results = list(_senders().map(send, jobs))
     failed: set[int] = set()
     for (row, channel, target, _), sent in zip(jobs, results, strict=True):
         attempts[(row.id, channel)] = attempts.get((row.id, channel), 0) + 1
