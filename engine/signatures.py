@@ -73,7 +73,7 @@ def sign(
             "in this session.")
     if not user.active or user.locked_at is not None:
         raise NotAuthenticated("This account cannot sign: it is deactivated or locked.")
-    if not identity.password_matches(user, password):
+    if not identity.signing_password_matches(user, password):
         identity.register_failure(user, policy, "signature password wrong")
         raise NotAuthenticated("The password is wrong; the record was not signed.")
     entity_key = str(entity_id)

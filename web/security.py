@@ -7,6 +7,7 @@ check again, so a view that forgets cannot open a hole.
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -18,12 +19,16 @@ from werkzeug.wrappers import Response
 
 from engine.db import db, utcnow
 from engine.errors import NotAuthenticated
+from engine.identity import proofs
 from engine.identity import service as identity
 from engine.identity.models import RolePolicy, User, UserRole
 from engine.identity.roles import allowed_roles
 from web import settings_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Session key: a random id per log-in, to which signing proofs are bound.
+SESSION_ID = "login_session"
 
 #: Endpoints anyone may reach without logging in.
 PUBLIC_ENDPOINTS = frozenset({"static", "core.healthz", "core.set_language", "auth.login",
@@ -53,6 +58,7 @@ def user() -> User:
 def log_in(found: User) -> None:
     session.clear()
     session["user_id"] = found.id
+    session[SESSION_ID] = secrets.token_urlsafe(24)  # what a signing proof is bound to
     session["seen"] = utcnow().isoformat()
     session.permanent = True
     if found.locale:
@@ -112,8 +118,16 @@ _SESSION_USER = (
     .options(lazyload(User.roles)))
 
 
+def log_out() -> None:
+    user_id, session_id = session.get("user_id"), session.get(SESSION_ID)
+    if user_id is not None and session_id:
+        proofs.forget(user_id, session_id)
+    session.clear()
+
+
 def _before_request() -> Response | None:
     endpoint = request.endpoint or ""
+    g.login_session = proofs.current_session.set(session.get(SESSION_ID))
     if request.path.startswith("/api/"):
         if endpoint not in PUBLIC_ENDPOINTS:
             _authenticate_api()
@@ -135,8 +149,15 @@ def _before_request() -> Response | None:
     return None
 
 
+def _teardown_request(_error: BaseException | None) -> None:
+    token = g.pop("login_session", None)
+    if token is not None:
+        proofs.current_session.reset(token)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_before_request)
+    app.teardown_request(_teardown_request)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

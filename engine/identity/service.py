@@ -23,6 +23,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from engine import audit
 from engine.db import db, utcnow
 from engine.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from engine.identity import proofs
 from engine.identity.models import (
     ApiToken,
     Notification,
@@ -55,6 +56,13 @@ class Policy:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def signing_password_matches(user: User, password: str) -> bool:
+    """The password check of a signature: Argon2 once per log-in session and process, then
+    the session's keyed proof (see `engine.identity.proofs`)."""
+    return proofs.check(user.id, user.password_hash, password,
+                        lambda: password_matches(user, password), utcnow())
 
 
 def password_matches(user: User, password: str) -> bool:

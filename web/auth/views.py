@@ -68,7 +68,7 @@ def second_factor() -> str | Response:
 @bp.post("/logout")
 def logout() -> Response:
     EmptyForm().validate_on_submit()
-    session.clear()
+    security.log_out()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
