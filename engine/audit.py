@@ -7,7 +7,6 @@ worker processes keep one valid chain, and a rolled-back transaction leaves no e
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, bindparam, event, select, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -23,9 +22,6 @@ from engine.errors import InvalidInput
 
 GENESIS = "0" * 64
 PENDING_KEY = "gxpflow.audit.pending"
-#: Up to this many events are written with the head in one statement on PostgreSQL (beyond,
-#: a multi-row VALUES list would near the protocol's limit of 65,535 parameters).
-ONE_STATEMENT_ROWS = 500
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
@@ -148,19 +144,17 @@ def _take_seq(session: Session, count: int) -> Any:
         .returning(head.c.seq, head.c.hash)).one_or_none()
 
 
-@functools.cache
-def _insert_with_head(rows: int) -> Any:
-    """INSERT of `rows` events that also moves the head's hash (PostgreSQL, one round trip).
-
-    The VALUES list is made of named parameters (seq_0, at_0, ...), so the statement has a
-    cache key and is compiled once per row count instead of once per commit."""
-    head = AuditHead.__table__
-    move_head = (head.update().where(head.c.id == 1)
-                 .values(hash=bindparam("head_hash", type_=String())))
-    return (AuditEvent.__table__.insert()
-            .values([{name: bindparam(f"{name}_{i}", type_=AuditEvent.__table__.c[name].type)
-                      for name in _EVENT_COLUMNS} for i in range(rows)])
-            .add_cte(move_head.cte("move_head")))
+#: PostgreSQL: the events (one array per column) and the head's new hash in one statement
+#: whatever their number; constant text, so it is parsed once and prepared by the driver.
+_PG_APPEND = text(
+    "WITH move_head AS (UPDATE audit_head SET hash = :head_hash WHERE id = 1) "
+    "INSERT INTO audit_event (seq, at, actor_id, actor_name, action, entity_type, entity_id, "
+    '"before", "after", reason, prev_hash, hash) '
+    "SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:at AS timestamptz[]), "
+    "CAST(:actor_id AS integer[]), CAST(:actor_name AS text[]), CAST(:action AS text[]), "
+    "CAST(:entity_type AS text[]), CAST(:entity_id AS text[]), CAST(:before AS text[]), "
+    "CAST(:after AS text[]), CAST(:reason AS text[]), CAST(:prev_hash AS text[]), "
+    "CAST(:hash AS text[]))")
 
 
 def flush_pending(session: Session) -> list[int]:
@@ -185,12 +179,11 @@ def flush_pending(session: Session) -> list[int]:
                             values["before"], values["after"], values["reason"], prev)
         rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    if len(rows) <= ONE_STATEMENT_ROWS and session.get_bind().dialect.name == "postgresql":
-        # One round trip: the events and the head's new hash in one statement (the head row
-        # is already locked by the UPDATE above).
-        params = {f"{name}_{i}": row[name] for i, row in enumerate(rows)
-                  for name in _EVENT_COLUMNS}
-        session.execute(_insert_with_head(len(rows)), {**params, "head_hash": prev})
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the events and the head's new hash (the head row is already locked
+        # by the UPDATE above).
+        columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+        session.execute(_PG_APPEND, {**columns, "head_hash": prev})
     else:
         table = AuditHead.__table__
         session.execute(AuditEvent.__table__.insert(), rows)
