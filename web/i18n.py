@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 
 from engine.config import LOCALES, Settings
 
@@ -103,7 +103,10 @@ def get_locale() -> str:
         return _settings().default_locale
     chosen = session.get("locale") or request.cookies.get("gxpflow_locale")
     if chosen not in LOCALES:
-        chosen = request.accept_languages.best_match(LOCALES) or _settings().default_locale
+        chosen = g.get("accept_locale")  # a page asks dozens of times: parse the header once
+        if chosen is None:
+            chosen = g.accept_locale = (request.accept_languages.best_match(LOCALES)
+                                        or _settings().default_locale)
     return str(chosen)
 
 

@@ -382,6 +382,8 @@ def receive(actor: Who, location: Location, product: Product, lot_no: str,
 def identify(scan: str, expected: Product | None = None) -> tuple[Product, gs1.Udi]:
     """The product and production identifiers of a scanned UDI label."""
     udi = gs1.parse_udi(scan, expected_gtin=expected.gtin if expected and expected.gtin else None)
+    if expected is not None and expected.gtin == udi.gtin:
+        return expected, udi
     product = find_product(udi.gtin)
     if product is None:
         raise NotFound(f"No product has GTIN {udi.gtin}; record the product (首营品种) first.",
@@ -629,14 +631,16 @@ def release_lot(actor: Who, lot: Lot, reason: str, *, to_status: str | None = No
 # -- balances and FEFO -------------------------------------------------------------------------
 
 def balances(*, product: Product | None = None, lot: Lot | None = None,
-             location: Location | None = None, site: Site | None = None,
-             status: str | None = None) -> list[StockBalance]:
-    """Balances above zero, filtered as asked, in location and lot order."""
+             lots: list[int] | None = None, location: Location | None = None,
+             site: Site | None = None, status: str | None = None) -> list[StockBalance]:
+    """Balances above zero, filtered as asked (`lots`: lot ids), in location and lot order."""
     query = select(StockBalance).where(StockBalance.quantity > 0)
     if product is not None:
         query = query.where(StockBalance.product_id == product.id)
     if lot is not None:
         query = query.where(StockBalance.lot_id == lot.id)
+    if lots is not None:
+        query = query.where(StockBalance.lot_id.in_(lots))
     if location is not None:
         query = query.where(StockBalance.location_id == location.id)
     if site is not None:

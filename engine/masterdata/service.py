@@ -296,10 +296,12 @@ def update_product(actor: User | audit.Actor, product: Product, reason: str,
 def find_product(key: str) -> Product | None:
     """A product by its code, or by a GTIN given in any of its lengths."""
     key = key.strip()
-    product = db.session.scalar(select(Product).where(Product.code == key))
-    if product is None and key.isdigit() and len(key) in (8, 12, 13, 14):
-        product = db.session.scalar(select(Product).where(Product.gtin == key.zfill(14)))
-    return product
+    if not (key.isdigit() and len(key) in (8, 12, 13, 14)):
+        return db.session.scalar(select(Product).where(Product.code == key))
+    # One statement: a product whose code is these digits comes before one with this GTIN.
+    return db.session.scalar(
+        select(Product).where(or_(Product.code == key, Product.gtin == key.zfill(14)))
+        .order_by((Product.code == key).desc(), Product.id).limit(1))
 
 
 def get_product(key: str) -> Product:

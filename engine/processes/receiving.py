@@ -255,6 +255,12 @@ class Arrival:
 
 
 def _arrival(context: StepContext) -> Arrival:
+    """The arrival the form describes, checked (read once per completion)."""
+    arrival: Arrival = context.once("receiving.arrival", lambda: _read_arrival(context))
+    return arrival
+
+
+def _read_arrival(context: StepContext) -> Arrival:
     form = context.form
     site = _site(context)
     product = _product(form.get("product") or "")
@@ -639,6 +645,12 @@ class Putaway:
 
 
 def _putaway(context: StepContext) -> Putaway:
+    """The putaway the form asks for, checked (read once per completion)."""
+    putaway: Putaway = context.once("receiving.putaway", lambda: _read_putaway(context))
+    return putaway
+
+
+def _read_putaway(context: StepContext) -> Putaway:
     data, form = context.task.data, context.form
     site = _site(context)
     product = md.get_product(str(data.get("product_code")))
@@ -682,8 +694,11 @@ def _quarantined(product: Product, site: Site, instance_id: str) -> list[dict[st
     (lot, serial, location, quantity)."""
     received = {(m.lot_id, m.to_location_id) for m in ledger.movements(instance_id=instance_id)
                 if m.kind in ("receive", "return")}
+    if not received:
+        return []
     rows = []
-    for balance in ledger.balances(product=product, site=site, status="quarantine"):
+    for balance in ledger.balances(lots=sorted({lot_id for lot_id, _ in received}),
+                                   status="quarantine"):
         if (balance.lot_id, balance.location_id) in received:
             rows.append({"lot": balance.lot, "serial": balance.serial,
                          "location": balance.location, "quantity": balance.quantity})

@@ -93,6 +93,15 @@ class StepContext:
     #: Facts the server computed for this step (licence validity, stock status...): they win
     #: over task data and form fields of the same name, so a form cannot claim them.
     facts: dict[str, Any] = field(default_factory=dict)
+    #: What a step's facts and effects both need (read once per completion, see `shared`).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()` the first time, the same value after (the step's facts and its effects
+        run in one transaction, so master data read for one holds for the other)."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
 
 
 @dataclass
