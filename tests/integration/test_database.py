@@ -40,3 +40,18 @@ def test_naive_times_are_refused(stamp_table: Table) -> None:
         db.session.execute(insert(stamp_table).values(id=2, at=datetime(2026, 3, 1, 9, 30)))
     db.session.rollback()
     assert datetime.now(UTC).tzinfo is UTC
+
+
+@pytest.mark.production
+def test_saved_workflows_are_compressed_with_lz4_on_postgresql(ctx: Flask) -> None:
+    from sqlalchemy import text
+
+    try:
+        with db.session.begin_nested():
+            db.session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
+    except Exception:  # noqa: BLE001 - a server built without LZ4 keeps pglz (migration 0008)
+        pytest.skip("this PostgreSQL has no LZ4")
+    method = db.session.scalar(text(
+        "SELECT attcompression FROM pg_attribute "
+        "WHERE attrelid = 'process_instance'::regclass AND attname = 'serialized'"))
+    assert method == "l"
