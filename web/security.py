@@ -13,15 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
-from sqlalchemy import bindparam, exists, select
-from sqlalchemy.orm import lazyload
 from werkzeug.wrappers import Response
 
 from engine.db import db, utcnow
 from engine.errors import NotAuthenticated
 from engine.identity import proofs
 from engine.identity import service as identity
-from engine.identity.models import RolePolicy, User, UserRole
+from engine.identity.models import User
 from engine.identity.roles import allowed_roles
 from web import settings_of
 
@@ -99,23 +97,13 @@ def _load_session_user() -> Response | None:
         session.clear()
         flash("Your session was idle too long; log in again.", "warning")
         return None
-    row = db.session.execute(_SESSION_USER, {"user_id": user_id}).one_or_none()
+    row = identity.load_user(user_id)
     if row is None or not row[0].active or row[0].locked_at is not None:
         session.clear()
         return None
     session["seen"] = now.isoformat()
     g.user, g.mfa_required = row[0], bool(row[1])
     return None
-
-
-#: The logged-in user, and whether a role they hold demands two-factor log-in, in one
-#: statement per request (the roles themselves are read when a page needs them).
-_SESSION_USER = (
-    select(User, exists().where(
-        UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
-        RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True)))
-    .where(User.id == bindparam("user_id"))
-    .options(lazyload(User.roles)))
 
 
 def log_out() -> None:
@@ -175,7 +163,7 @@ def can(action: str) -> bool:
 
 
 def unread_count() -> int:
-    from sqlalchemy import func
+    from sqlalchemy import func, select
 
     from engine.identity.models import Notification
 

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from typing import Any
 
 import pyotp
 import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, event, exists, func, inspect, or_, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import and_, bindparam, event, exists, func, inspect, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, lazyload
 
 from engine import audit
 from engine.db import db, utcnow
@@ -262,16 +263,46 @@ def effective_roles(user: User, today: date | None = None) -> set[str]:
     return set(found)
 
 
+def load_user(user_id: int, today: date | None = None) -> tuple[User, bool] | None:
+    """A user and whether a role they hold demands two-factor log-in, in one statement that
+    also reads their effective roles (kept for the transaction, as `effective_roles` keeps
+    them): what every request of a logged-in person needs first."""
+    today = today or utcnow().date()
+    rows = db.session.execute(_USER_QUERY, {"user_id": user_id, "today": today}).all()
+    if not rows:
+        return None
+    user, mfa = rows[0][0], bool(rows[0][1])
+    roles = frozenset(role for _user, _mfa, role, valid in rows
+                      if role is not None and user.active and (valid or role == API_CLIENT))
+    db.session().info.setdefault(_TRAINED, {})[(user.id, today)] = roles
+    return user, mfa
+
+
+def _valid_training(today: Any) -> Any:
+    return exists().where(
+        Training.user_id == UserRole.user_id, Training.role == UserRole.role,
+        Training.trained_on <= today,
+        or_(Training.expires_on.is_(None), Training.expires_on >= today))
+
+
 #: A user's grants not revoked (an inactive user has none), each with whether valid training
 #: for it exists on `today`.
 _ROLES_QUERY = (
-    select(UserRole.role, exists().where(
-        Training.user_id == UserRole.user_id, Training.role == UserRole.role,
-        Training.trained_on <= bindparam("today"),
-        or_(Training.expires_on.is_(None), Training.expires_on >= bindparam("today"))))
+    select(UserRole.role, _valid_training(bindparam("today")))
     .join(User, User.id == UserRole.user_id)
     .where(UserRole.user_id == bindparam("user_id"), UserRole.revoked_at.is_(None),
            User.active.is_(True)))
+
+#: The user, whether a role they hold demands 2FA, and one row per grant not revoked with
+#: whether valid training for it exists on `today` (one row with no role when none).
+_USER_QUERY = (
+    select(User,
+           exists().where(UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
+                          RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True)),
+           UserRole.role, _valid_training(bindparam("today")))
+    .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.revoked_at.is_(None)))
+    .where(User.id == bindparam("user_id"))
+    .options(lazyload(User.roles)))
 
 
 #: session.info key: {(user id, day): effective roles} read in this transaction.
