@@ -1,6 +1,6 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
-from engine import audit  # noqa: F401
+from engine import attachments, audit  # noqa: F401
 from engine.identity import models as identity_models  # noqa: F401
 from engine.ledger import models as ledger_models  # noqa: F401
 from engine.masterdata import models as masterdata_models  # noqa: F401

@@ -100,6 +100,8 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.production,
         PERMANENT_SESSION_LIFETIME=settings.session_idle_minutes * 60,
         WTF_CSRF_TIME_LIMIT=None,
+        # A request carries at most a task's files (10 of 10 MB) and its form.
+        MAX_CONTENT_LENGTH=112 * 1024 * 1024,
         TESTING=settings.mode == "testing",
         JSON_SORT_KEYS=False,
     )

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from SpiffWorkflow.exceptions import WorkflowException
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import GxpError, InvalidInput
 
@@ -50,6 +50,12 @@ def init_app(app: Flask) -> None:
         return respond(GxpError(
             "This form has expired or did not come from GxPFlow. Go back, reload the page "
             "and submit it again.", code="csrf", status=400))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_error: RequestEntityTooLarge) -> Any:
+        return respond(GxpError(
+            "What you sent is too large (at most 10 files of 10 MB each in one form). Go back "
+            "and attach fewer or smaller files.", code="too_large", status=413))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:

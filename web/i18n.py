@@ -88,6 +88,9 @@ add_messages(
         "Enter the 6-digit code the app shows to confirm.": "输入应用显示的 6 位验证码以确认。",
         "At least 10 characters, with letters and digits, not containing your user name.":
             "至少 10 个字符，须包含字母和数字，且不得包含用户名。",
+        "What you sent is too large (at most 10 files of 10 MB each in one form). Go back and "
+        "attach fewer or smaller files.": "提交的内容过大（每个表单最多 10 个文件，每个不超过 "
+        "10 MB）。请返回，减少或缩小附件后再提交。",
         "This form has expired or did not come from GxPFlow. Go back, reload the page and "
         "submit it again.": "表单已过期或并非来自 GxPFlow。请返回、刷新页面后重新提交。",
         "GxPFlow makes compliance the way work is done: every receipt, inspection, release, "

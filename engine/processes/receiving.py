@@ -588,6 +588,8 @@ def inspect_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
                        "hold_in_quarantine": bool(hold),
                        "hold_rules": compliance.get("rules", []) if hold else [],
                        "temperature_controlled": bool(compliance.get("temperature_controlled")),
+                       "defects": form.get("defects") or "",
+                       "attachments": form.get("attachments") or [],
                        "inspector": context.actor.id},
         "inspection_passed": accepted > 0,
         "inspection_round": rounds,

@@ -8,6 +8,10 @@ A form is declared in the BPMN as JSON in the spiff extension property `form`::
         {"name": "accepted_qty", "type": "int", "min": 0}
     ]}
 
+A `file` field takes uploaded files (`max`: how many, default 10); its value in the task data
+is a list of {attachment_id, filename, content_type, size, sha256}. Only the server makes those
+values (`engine.attachments.StoredFile`, from this request's upload): posted text cannot.
+
 Field keys: `name` (lower-case identifier), `type` (one of FIELD_TYPES), `required`, `label`
 and `help` (text or {"en", "zh"}), `options` (enum; optional for list: allowed items; each a
 value or {"value", "label"}), `min`/`max` (int, decimal, date, datetime: inclusive bounds;
@@ -33,7 +37,7 @@ from engine.errors import InvalidInput
 from engine.workflow.scripting import RESERVED_NAMES
 
 FIELD_TYPES: Final = frozenset(
-    {"str", "text", "int", "decimal", "bool", "date", "datetime", "enum", "gs1", "list"}
+    {"str", "text", "int", "decimal", "bool", "date", "datetime", "enum", "gs1", "list", "file"}
 )
 LOCALES: Final = ("en", "zh")
 MAX_FIELDS: Final = 100
@@ -43,6 +47,8 @@ DEFAULT_MAX_LENGTH: Final[Mapping[str, int]] = MappingProxyType(
     {"str": 500, "text": 20_000, "gs1": 200, "list": 500, "enum": 200}
 )
 DEFAULT_MAX_ITEMS: Final = 1_000
+#: Files one `file` field takes when it sets no `max`.
+DEFAULT_MAX_FILES: Final = 10
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
@@ -58,6 +64,7 @@ _ALLOWED_KEYS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "bool": _COMMON_KEYS,
     "enum": _COMMON_KEYS | {"options"},
     "list": _COMMON_KEYS | {"options", "min", "max", "max_length", "pattern"},
+    "file": _COMMON_KEYS | {"max"},
 })
 
 Text = Mapping[str, str]
@@ -91,6 +98,9 @@ _MESSAGES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
         "这不是有效的 GS1 条码（GTIN、SSCC、GS1 元素串或数字链接）。",
     ),
     "invalid_list": ("Enter a list of values.", "请输入一组值。"),
+    "invalid_file": ("Attach the file with this field's file chooser.",
+                     "请通过本栏的文件选择上传文件。"),
+    "max_files": ("Attach at most {max} files.", "最多上传 {max} 个文件。"),
     "not_a_form": ("The form data must be a set of named fields.", "表单数据格式不正确。"),
 })
 
@@ -316,7 +326,7 @@ def _parse_bound(where: str, key: str, raw: Any, kind: str) -> Any:
     if raw is None:
         return None
     try:
-        if kind == "list":
+        if kind in ("list", "file"):
             if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
                 raise ValueError
             return raw
@@ -483,6 +493,8 @@ def _check_text(spec: FieldSpec, value: str) -> None:
 def _coerce(spec: FieldSpec, value: Any, tz: tzinfo | None) -> Any:
     if spec.type == "list":
         return _coerce_list(spec, value)
+    if spec.type == "file":
+        return _coerce_files(spec, value)
     result = _COERCE[spec.type](value, tz)
     if spec.type in ("str", "text", "gs1"):
         _check_text(spec, result)
@@ -516,6 +528,19 @@ def _coerce_list(spec: FieldSpec, value: Any) -> list[str]:
     return items
 
 
+def _coerce_files(spec: FieldSpec, value: Any) -> list[dict[str, Any]]:
+    from engine.attachments import StoredFile
+
+    files = [value] if isinstance(value, StoredFile) else value
+    if not isinstance(files, list | tuple) or not all(isinstance(f, StoredFile) for f in files):
+        raise _Bad("invalid_file")
+    if spec.required and not files:
+        raise _Bad("required")
+    if len(files) > (spec.max if spec.max is not None else DEFAULT_MAX_FILES):
+        raise _Bad("max_files")
+    return [f.to_data() for f in files]
+
+
 # --- the form ---------------------------------------------------------------------------------
 
 
@@ -525,7 +550,8 @@ class _FormField(fields.Field):  # type: ignore[type-arg]
     def __init__(self, spec: FieldSpec, tz: tzinfo | None) -> None:
         missing = "confirm" if spec.type == "bool" else "required"
         options: dict[str, Any] = {"required": True} if spec.required else {
-            "load_default": False if spec.type == "bool" else list if spec.type == "list" else None
+            "load_default": False if spec.type == "bool"
+            else list if spec.type in ("list", "file") else None
         }
         super().__init__(error_messages={"required": missing, "null": missing}, **options)
         self.spec = spec

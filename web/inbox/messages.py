@@ -40,6 +40,8 @@ add_messages({
     "Form": "表单",
     "Please correct the fields marked below.": "请更正下方标出的字段。",
     "One value per line.": "每行一个值。",
+    "Up to {count} files, {size} MB each; kept with their SHA-256 as evidence.":
+        "最多 {count} 个文件，每个不超过 {size} MB；文件连同其 SHA-256 作为记录保存。",
     "In your time zone unless you add one.": "未注明时区时按您的时区。",
     "This task has no fields: complete it when the work is done.":
         "此任务没有字段：工作完成后直接提交。",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from engine import attachments
 from engine.db import db
 from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, PermissionDenied
 from engine.identity import service as identity
@@ -169,19 +171,54 @@ def _assignee_choices(row: HumanTask) -> list[tuple[int, str]]:
 # -- the task page -----------------------------------------------------------------------------
 
 
-def _posted(spec: FormSpec | None) -> dict[str, Any]:
-    """The task's own fields from the request (lists as lists); other fields are ignored."""
+def _posted(spec: FormSpec | None, user: User) -> dict[str, Any]:
+    """The task's own fields from the request (lists as lists, files stored as attachments in
+    this transaction); other fields are ignored."""
     if spec is None:
         return {}
     values: dict[str, Any] = {}
     for field in spec.fields:
-        if field.type == "list" and field.options:
+        if field.type == "file":
+            values[field.name] = _uploads(field.name, user)
+        elif field.type == "list" and field.options:
             chosen = request.form.getlist(field.name)
             if chosen:
                 values[field.name] = chosen
         elif field.name in request.form:
             values[field.name] = request.form[field.name]
     return values
+
+
+def _uploads(name: str, user: User) -> list[attachments.StoredFile]:
+    """Store the files posted in a file field (none chosen: an empty list)."""
+    stored = []
+    for upload in request.files.getlist(name):
+        if not upload or not upload.filename:
+            continue
+        content = upload.stream.read(attachments.MAX_BYTES + 1)
+        filename = attachments.clean_filename(upload.filename)
+        if len(content) > attachments.MAX_BYTES:
+            limit = attachments.limit_text()
+            raise FormInvalid({name: {"en": f"{filename} is larger than {limit}.",
+                                      "zh": f"{filename} 超过 {limit}。"}})
+        if not content:
+            raise FormInvalid({name: {"en": f"{filename} is empty.",
+                                      "zh": f"{filename} 是空文件。"}})
+        stored.append(attachments.store(user, filename, content, upload.mimetype or "",
+                                        field=name))
+    return stored
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@requires("tasks.view")
+def attachment(attachment_id: int) -> Response:
+    """A task's attached file, as it was uploaded (its SHA-256 in a header to check it)."""
+    row = attachments.get(attachment_id)
+    response = send_file(BytesIO(row.content), mimetype=row.content_type,
+                         as_attachment=True, download_name=row.filename)
+    response.headers["X-Content-SHA256"] = row.sha256
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +228,7 @@ def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for field in spec.fields:
         value = data.get(field.name)
-        if value is None:
+        if value is None or field.type == "file":  # a browser cannot refill a file chooser
             continue
         if field.type == "list" and not field.options and isinstance(value, list):
             value = "\n".join(str(item) for item in value)
@@ -227,7 +264,7 @@ def task(task_id: int) -> tuple[str, int] | Response:
         posted: dict[str, Any] = {}
 
         def read_form(meta: UserTaskMeta) -> dict[str, Any]:
-            posted.update(_posted(meta.form))
+            posted.update(_posted(meta.form, user))
             return posted
 
         signer = (PageSigner(user, form.username.data or "", form.password.data or "")
@@ -263,7 +300,9 @@ def task(task_id: int) -> tuple[str, int] | Response:
             flash(_("Task completed: {title}.", title=title), "info")
             return redirect(url_for("inbox.index"))
         if posted:  # the form was read: show what was sent, with its errors
-            state["values"] = posted
+            state["values"] = {k: v for k, v in posted.items()
+                               if not (isinstance(v, list) and v
+                                       and isinstance(v[0], attachments.StoredFile))}
     row = runtime.task_row(task_id)
     instance = db.session.get_one(ProcessInstance, row.instance_id)
     meta, data = _load(row) if row.status == "open" else (None, {})
