@@ -396,10 +396,20 @@ def test_cold_chain_return_with_a_temperature_gap_is_rejected(world: World) -> N
     assert "cold-chain return" in page
     [blocked] = decisions(app, instance, "rules.blocked")
     assert {"nmpa-gsp67-cold-return-reject", "nmpa-gsp67-temp-block"} <= rule_ids(blocked)
-    # Nothing moved: the return waits in temperature-controlled quarantine for QA.
+    # Nothing moved: the return waits in temperature-controlled quarantine.
     assert stock(app, "GEL", "SH") == {("Q-COLD", "quarantine", "R1"): 1,
                                        ("Q-COLD", "quarantine", "R2"): 1}
     assert [m.kind for m in movements_of(app, instance)] == ["return", "return"]
+    # The inspector records what the pack says (rejected): the process goes on, and the
+    # return ends up nonconforming, never back in stock.
+    complete(world, "insp1", task, inspection(0, 2, "R1\nR2"))
+    inspected = decisions(app, instance)[-1]
+    assert "nmpa-gsp67-temp-quarantine" in rule_ids(inspected)
+    assert not rule_ids(inspected) & {"nmpa-gsp67-temp-block", "nmpa-gsp67-cold-return-reject"}
+    step_task(world, "oper", instance, "receiving.putaway", {"rejected_location": "NC-01"})
+    assert instance_status(app, instance) == "completed"
+    assert stock(app, "GEL", "SH") == {("NC-01", "nonconforming", "R1"): 1,
+                                       ("NC-01", "nonconforming", "R2"): 1}
     audit_ok(app)
 
 

@@ -25,7 +25,9 @@ from tests.unit.rules.builders import rule
 INSPECT = {"is_return": False, "cold_chain": True, "inspection_passed": False,
            "inspection_record_missing_fields": [], "arrival_temperature_c": 5,
            "temp_min_c": 2, "temp_max_c": 8, "in_transit_record_present": True}
-WARM_RETURN = {**INSPECT, "is_return": True, "arrival_temperature_c": 11}
+#: A warm cold-chain return the inspector tries to accept.
+WARM_RETURN = {**INSPECT, "is_return": True, "arrival_temperature_c": 11,
+               "inspection_passed": True}
 
 MakePack = Callable[..., Pack]
 
@@ -34,7 +36,7 @@ def test_every_matching_rule_of_a_pack_is_reported(gate: Gate, packs_by_id: dict
                                                    ) -> None:
     decision = gate.evaluate("receiving.inspect", WARM_RETURN, [packs_by_id["nmpa"]])
     assert decision.rule_ids == ["nmpa-gsp67-temp-block", "nmpa-gsp67-temp-quarantine",
-                                 "nmpa-gsp67-cold-return-reject"]
+                                 "nmpa-gsp67-cold-return-reject", "nmpa-dual-review-inspect"]
     assert decision.outcome == "block"
     assert decision.quarantine == ["quarantine"]
     assert decision.temperature_controlled_quarantine
@@ -71,7 +73,7 @@ def test_shipped_packs_merge_for_one_site(gate: Gate, shipped_packs: list[Pack])
     decision = gate.evaluate("release.decide", {
         "decision": "release", "inspection_completed": False, "stock_status": "nonconforming",
     }, shipped_packs)
-    assert decision.packs == (("fda", "2024.1.0"), ("mdr", "2024.1.0"), ("nmpa", "2024.7.0"))
+    assert decision.packs == (("fda", "2024.1.0"), ("mdr", "2024.1.0"), ("nmpa", "2024.7.1"))
     assert decision.fact == {"decision": "release", "inspection_completed": False,
                              "stock_status": "nonconforming"}
     assert decision.outcome == "block"
