@@ -5,6 +5,8 @@ from web.i18n import add_messages
 add_messages({
     "Process definitions": "流程定义",
     "Instances": "流程实例",
+    "Delivery note": "随货同行单",
+    "Print": "打印",
     "Upload a new version": "上传新版本",
     "New process in the modeler": "在建模器中新建流程",
     "Key or name": "标识或名称",

@@ -303,9 +303,13 @@ def instance(instance_id: int) -> str:
                                     .order_by(HumanTask.id)))
     calls = list(db.session.scalars(select(ServiceCall).where(ServiceCall.instance_id == found.id)
                                     .order_by(ServiceCall.id)))
+    entries = history(found.id)
+    # The shipping step of an outbound process leaves its delivery note (随货同行单).
+    delivery_note = any(entry.data.get("delivery_note_url") for entry in entries)
     return render_template(
         "processes/instance.html", instance=found, definition=definition_row,
-        states=states, tasks=tasks, calls=calls, history=history(found.id),
+        states=states, tasks=tasks, calls=calls, history=entries,
+        delivery_note=delivery_note and security.can("ledger.view"),
         blocked=blocked_attempts([t.id for t in tasks]), locale=get_locale(),
         names=_names({found.started_by, *(t.assignee_id for t in tasks),
                       *(t.completed_by for t in tasks)}),
