@@ -167,10 +167,7 @@ def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
 
 def _iso(value: Any) -> str | None:
     """A time from an aggregate (SQLite gives text, PostgreSQL a datetime) as ISO 8601 UTC."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return None if value is None else _aware(value).isoformat()
 
 
 #: `notify` values of notify_within verdicts that mean the customers who received the lots.
@@ -369,13 +366,17 @@ def refresh_returns(actor: Any, recall: Recall) -> int:
         Lot.lot_no.in_(recall.lot_list + [r["lot"] for c in recall.consignees
                                           for r in c.line_list])))
     lot_ids = [lot.id for lot in lots]
+    m = StockMovement
+    by_party: dict[int | None, int] = {party_id: int(quantity or 0) for party_id, quantity in
+                                db.session.execute(
+        select(m.party_id, func.sum(m.quantity))
+        .where(m.kind == "return", m.lot_id.in_(lot_ids), m.at >= recall.started_at,
+               m.party_id.in_(select(RecallConsignee.party_id)
+                              .where(RecallConsignee.recall_id == recall.id)))
+        .group_by(m.party_id))}
     total = 0
     for row in recall.consignees:
-        returned = db.session.scalar(
-            select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
-                StockMovement.kind == "return", StockMovement.party_id == row.party_id,
-                StockMovement.lot_id.in_(lot_ids), StockMovement.at >= recall.started_at)) or 0
-        returned = min(int(returned), row.quantity)
+        returned = min(by_party.get(row.party_id, 0), row.quantity)
         if returned != row.returned_quantity:
             before = row.audit_values()
             row.returned_quantity = returned
@@ -389,10 +390,11 @@ def close_fact(recall: Recall) -> dict[str, Any]:
     missing = []
     if not recall.lot_list and not recall.serial_list:
         missing.append("affected_lots")
-    if any(not row.notified_at for row in recall.consignees):
+    progress = counts(recall)
+    all_notified = progress.notified == progress.customers
+    if not all_notified:
         missing.append("notifications_sent")
-    return {"recall_record_missing_fields": missing,
-            "all_consignees_notified": all(row.notified_at for row in recall.consignees)}
+    return {"recall_record_missing_fields": missing, "all_consignees_notified": all_notified}
 
 
 def close(actor: User, recall: Recall, *, password: str, note: str,
@@ -493,28 +495,39 @@ class Report:
 
 
 def report(recall: Recall) -> Report:
-    rows = recall.consignees
-    now = utcnow()
-    deliveries = db.session.execute(
-        select(RecallDelivery, Party.name)
-        .join(RecallConsignee, RecallConsignee.id == RecallDelivery.consignee_id)
-        .join(Party, Party.id == RecallConsignee.party_id)
+    """The recall's outcome from aggregate queries (a recall may reach 10,000 customers): the
+    figures, and a timeline of its own events, the notices per channel and outcome (how many,
+    first and last) and each acknowledgement."""
+    c = counts(recall)
+    d = RecallDelivery
+    notices = db.session.execute(
+        select(d.channel, d.status, func.count(d.id), func.min(d.at), func.max(d.at))
+        .join(RecallConsignee, RecallConsignee.id == d.consignee_id)
         .where(RecallConsignee.recall_id == recall.id)
-        .order_by(RecallDelivery.at, RecallDelivery.id)).all()
+        .group_by(d.channel, d.status)).all()
+    acknowledged = db.session.execute(
+        select(RecallConsignee.acknowledged_at, Party.name)
+        .join(Party, Party.id == RecallConsignee.party_id)
+        .where(RecallConsignee.recall_id == recall.id,
+               RecallConsignee.acknowledged_at.is_not(None))).all()
     timeline: list[tuple[datetime, str, str]] = [
         (event.at, event.actor_name, event.action)
         for event in audit.history("recall", recall.id)]
-    timeline += [(d.at, name, f"notice {d.channel} {d.status}") for d, name in deliveries]
-    timeline += [(row.acknowledged_at, row.party.name, "acknowledged") for row in rows
-                 if row.acknowledged_at]
+    for channel, status, count, first, last in notices:
+        first, last = _aware(first), _aware(last)
+        span = "" if first == last else f", last {last.isoformat(timespec='seconds')}"
+        timeline.append((first, "", f"notice {channel} {status}: {count} customer"
+                                    f"{'' if count == 1 else 's'}{span}"))
+    timeline += [(_aware(at), name, "acknowledged") for at, name in acknowledged]
     timeline.sort(key=lambda t: t[0])
-    shipped = sum(row.quantity for row in rows)
-    recovered = sum(row.returned_quantity for row in rows)
     return Report(
-        recall=recall, affected_units=recall.held_units + shipped, held_units=recall.held_units,
-        customers=len(rows), notified=sum(1 for r in rows if r.notified_at),
-        acknowledged=sum(1 for r in rows if r.acknowledged_at), shipped_units=shipped,
-        recovered=recovered, outstanding=shipped - recovered,
-        overdue=sum(1 for r in rows if not r.notified_at and r.notify_due_at
-                    and r.notify_due_at < now),
-        timeline=timeline)
+        recall=recall, affected_units=recall.held_units + c.shipped_units,
+        held_units=recall.held_units, customers=c.customers, notified=c.notified,
+        acknowledged=c.acknowledged, shipped_units=c.shipped_units, recovered=c.recovered,
+        outstanding=c.shipped_units - c.recovered, overdue=c.overdue, timeline=timeline)
+
+
+def _aware(value: Any) -> datetime:
+    """A time from an aggregate (SQLite gives naive text, PostgreSQL a datetime) in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
