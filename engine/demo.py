@@ -203,7 +203,7 @@ def seed_stock() -> list[str]:
     ledger.pick_fefo(operator, thermo, 30, site=md.get_site("SH"),
                      to=loc("SH", "SHP-01"), document="SO-SH-0002")
     ledger.ship(operator, ledger.get_lot(thermo, "T231101"), 30,
-                source=place(loc("SH", "SHP-01"), "available"), customer=hospital,
+                source=place(loc("SH", "SHP-01"), "picked"), customer=hospital,
                 document="SO-SH-0002")
     for site, customer, supplier in (("CHI", lakeshore, midwest), ("RTM", nieuwe_maas, midwest)):
         lot_no = f"B24{site}"
@@ -216,8 +216,11 @@ def seed_stock() -> list[str]:
                         target=place(loc(site, "A-01"), "available"), reason="Inspection passed")
         ledger.ship(operator, lot, 40, source=place(loc(site, "A-01"), "available"),
                     customer=customer, document=f"SO-{site}-0001")
+    # The next Chicago order is picked and waits in the dispatch area, reserved for it.
+    ledger.pick_fefo(operator, bandage, 20, site=md.get_site("CHI"), to=loc("CHI", "SHP-01"),
+                     document="SO-CHI-0002")
     count = db.session.scalar(select(func.count()).select_from(StockMovement))
-    return [f"stock: {count} movements posted (quarantine, available, nonconforming "
+    return [f"stock: {count} movements posted (quarantine, available, picked, nonconforming "
             "and shipped stock at SH, CHI and RTM)"]
 
 

@@ -3,6 +3,10 @@ reason and an e-signature; each variance becomes a count adjustment movement.
 
 While a sheet is open its location is frozen: no other posting can touch it, so the variance
 posted is exactly counted minus what the ledger held when the count started.
+
+A count of a dispatch area counts the goods picked for orders on their own lines (status picked,
+one line per balance), apart from available stock lying there: a shortfall of picked goods is
+then visible as such before the order ships.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from engine.ledger import service as ledger
 from engine.ledger.models import STATUSES, CountLine, CountSheet, Lot, StockBalance, StockMovement
 from engine.masterdata.models import Location
 
+#: The status of stock found where the ledger expected none. Found goods in a dispatch area are
+#: available: only an order's pick reserves stock, so they are never counted in as picked.
 ZONE_STATUS = {"quarantine": "quarantine", "returns": "quarantine", "available": "available",
                "shipping": "available", "nonconforming": "nonconforming"}
 
@@ -69,6 +75,9 @@ def record_count(actor: User | audit.Actor, sheet: CountSheet, lot: Lot, counted
         raise InvalidInput(f"Unknown status {status!r}.", fields={"status": "Unknown."})
     line = next((ln for ln in sheet.lines if ln.lot_id == lot.id and ln.serial == serial
                  and ln.status == status), None)
+    if line is None and status == "picked":
+        raise InvalidInput("Found stock is counted as available: only an order's pick reserves "
+                           "stock.", fields={"status": "Not picked."})
     if line is None:
         line = CountLine(product_id=lot.product_id, lot_id=lot.id, serial=serial,
                          status=status, expected=0)

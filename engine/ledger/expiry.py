@@ -18,7 +18,7 @@ from engine.db import db, utcnow
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.ledger import service as ledger
-from engine.ledger.models import CountSheet, Lot, StockBalance
+from engine.ledger.models import STATUSES, CountSheet, Lot, StockBalance
 from engine.masterdata import service as masterdata
 from engine.masterdata.models import Location, Product, Site
 
@@ -62,7 +62,7 @@ def scan_near_expiry(today: date | None = None) -> ExpiryScan:
     result = ExpiryScan()
     longest = db.session.scalar(select(func.max(Product.near_expiry_days))) or 0
     horizon = (today or utcnow().date()) + timedelta(days=longest + 1)
-    for _balance, lot, site in _on_hand(horizon, ("quarantine", "available")):
+    for _balance, lot, site in _on_hand(horizon, ("quarantine", "available", "picked")):
         if lot.expiry_flag != "ok" or lot.expiry_date is None:
             continue
         day = _today(site, today)
@@ -95,7 +95,7 @@ def scan_expired(today: date | None = None) -> ExpiryScan:
     Recalled stock stays under its recall hold (only its lot is locked)."""
     result = ExpiryScan()
     horizon = (today or utcnow().date()) + timedelta(days=1)
-    statuses = ("quarantine", "available", "nonconforming", "recalled")
+    statuses = STATUSES  # every status stock on hand can have, picked for an order included
     for balance, lot, site in _on_hand(horizon, statuses):
         day = _today(site, today)
         if not lot.expired_on(day):
@@ -171,7 +171,7 @@ def expiry_board(today: date | None = None) -> list[BoardRow]:
     longest = db.session.scalar(select(func.max(Product.near_expiry_days))) or 0
     horizon = (today or utcnow().date()) + timedelta(days=longest + 1)
     totals: dict[tuple[int, int], tuple[Lot, Site, int, set[str]]] = {}
-    statuses = ("quarantine", "available", "nonconforming", "recalled")
+    statuses = STATUSES  # every status stock on hand can have, picked for an order included
     for balance, lot, site in _on_hand(horizon, statuses):
         key = (lot.id, site.id)
         _, _, quantity, seen = totals.get(key, (lot, site, 0, set()))

@@ -31,13 +31,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine.db import UTCDateTime, db, utcnow
 from engine.masterdata.models import Location, Party, Product
 
-#: Statuses stock can have while it is on hand (a balance row's status).
-STATUSES: Final = ("quarantine", "available", "nonconforming", "recalled")
+#: Statuses stock can have while it is on hand (a balance row's status). "picked" is available
+#: stock reserved for a sales order at the dispatch area: nothing allocates or sells it but the
+#: order's own ship step.
+STATUSES: Final = ("quarantine", "available", "picked", "nonconforming", "recalled")
 #: Where stock goes when it leaves the ledger's locations.
 OUT_STATUSES: Final = ("shipped", "scrapped", "missing")
 KINDS: Final = (
-    "receive", "putaway", "move", "status_change", "pick", "ship", "return", "count_adjust",
-    "scrap", "recall_hold", "recall_release", "reversal",
+    "receive", "putaway", "move", "status_change", "pick", "ship", "return", "return_supplier",
+    "count_adjust", "scrap", "recall_hold", "recall_release", "reversal",
 )
 EXPIRY_FLAGS: Final = ("ok", "near_expiry", "expired")
 
@@ -159,7 +161,7 @@ class StockMovement(db.Model):  # type: ignore[name-defined]
     from_status: Mapped[str | None] = mapped_column(String(14))
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     to_status: Mapped[str | None] = mapped_column(String(14))
-    #: The supplier of a receipt, the customer of a shipment or a return.
+    #: The supplier of a receipt or a return to supplier, the customer of a shipment or a return.
     party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
     #: Receipt, shipment, count sheet or recall number the movement belongs to.
     document: Mapped[str] = mapped_column(String(80), nullable=False, default="")

@@ -1,5 +1,6 @@
 """The ledger: post stock movements, keep balances and serial units in the same transaction,
-allocate first-expiry-first-out, lock lots, hold and release recalled stock, reverse mistakes.
+allocate first-expiry-first-out, pick (reserve) stock for an order, lock lots, hold and release
+recalled stock, reverse mistakes.
 
 Every posting goes through `_post`, which takes stock with a conditional UPDATE (`quantity >=
 :q`, so concurrent postings cannot overdraw), adds it with an upsert, moves the serial unit under
@@ -43,14 +44,20 @@ Who = User | audit.Actor
 ACTIONS = {
     "receive": "ledger.receive", "return": "ledger.receive", "putaway": "ledger.move",
     "move": "ledger.move", "pick": "ledger.move", "ship": "ledger.move",
-    "count_adjust": "ledger.count", "scrap": "ledger.correct", "reversal": "ledger.correct",
+    "return_supplier": "ledger.release", "count_adjust": "ledger.count",
+    "scrap": "ledger.correct", "reversal": "ledger.correct",
     # Whoever may start a recall may hold its stock (an API client included); releasing it is
     # the quality manager's decision.
     "recall_hold": "recalls.start", "recall_release": "ledger.release",
 }
-#: Sellable stock lives in green zones only; nonconforming stock in the red zone only (GSP 40).
-STATUS_ZONES = {"available": ("available", "shipping"), "nonconforming": ("nonconforming",)}
+#: Sellable stock lives in green zones only; nonconforming stock in the red zone only (GSP 40);
+#: stock picked for an order waits in the dispatch area.
+STATUS_ZONES = {"available": ("available", "shipping"), "picked": ("shipping",),
+                "nonconforming": ("nonconforming",)}
 OUTBOUND = ("pick", "ship")
+#: Picking reserves available stock for an order; undoing a pick frees it again. Both are the
+#: warehouse operator's work, not a quality decision.
+RESERVING = (("available", "picked"), ("picked", "available"))
 
 
 @dataclass(frozen=True)
@@ -160,14 +167,22 @@ def _check_frozen(places: Sequence[Place], count_sheet: CountSheet | None) -> No
                        "the count is posted or cancelled.")
 
 
-def _check_outbound(lot: Lot, source: Place) -> None:
+def _goes_out(kind: str, target: Place | None) -> bool:
+    """A pick (to the dispatch area, or in place as a status change) or a shipment."""
+    return kind in OUTBOUND or (kind == "status_change" and target is not None
+                                and target.status == "picked")
+
+
+def _check_outbound(kind: str, lot: Lot, source: Place) -> None:
     if lot.locked:
         raise InvalidInput(f"Lot {lot.lot_no} is locked from outbound: {lot.lock_reason}",
                            fields={"lot": "Locked."})
     if lot.expired_on(site_today(source.location.site)):
         raise InvalidInput(f"Lot {lot.lot_no} expired on {lot.expiry_date}; it cannot go out.",
                            fields={"lot": "Expired."})
-    if source.status != "available":
+    # A shipment takes the goods picked for its order; a pick takes available stock only.
+    allowed = ("available", "picked") if kind == "ship" else ("available",)
+    if source.status not in allowed:
         raise InvalidInput(f"Only available stock can go out; this is {source.status}.",
                            fields={"status": "Not available."})
 
@@ -229,8 +244,8 @@ def _post(actor: Who, kind: str, lot: Lot, quantity: int, *, serial: str = "",
                                fields={"status": "One of " + ", ".join(STATUSES) + "."})
     if target is not None:
         _check_target(kind, target)
-    if kind in OUTBOUND and source is not None and sale:
-        _check_outbound(lot, source)
+    if source is not None and sale and _goes_out(kind, target):
+        _check_outbound(kind, lot, source)
     _check_frozen(places, count_sheet)
 
     if serial:
@@ -410,15 +425,23 @@ def receive_scan(actor: Who, location: Location, scan: str, quantity: int = 1, *
 def transfer(actor: Who, kind: str, lot: Lot, quantity: int, *, source: Place, target: Place,
              serial: str = "", document: str = "", reason: str = "",
              instance_id: str | None = None, task_id: str | None = None) -> StockMovement:
-    """Putaway, move or pick (another location, same status); status change (another status,
-    the same or another location); recall hold or release (same location)."""
+    """Putaway or move (another location, same status); pick (available stock to the dispatch
+    area, picked for an order); status change (another status, the same or another location);
+    recall hold or release (same location).
+
+    Picked stock is reserved for its order: only available stock is picked, in place as a status
+    change when it already is in the dispatch area. Undoing a pick is a move back to storage
+    (picked to available) or, in place, a status change back to available."""
     same_place = source.location.id == target.location.id
     same_status = source.status == target.status
+    statuses = (source.status, target.status)
     rules = {
         "putaway": same_status and not same_place,
-        "move": same_status and not same_place,
-        "pick": same_status and not same_place,
-        "status_change": not same_status and "recalled" not in (source.status, target.status),
+        "move": not same_place and (same_status or statuses == ("picked", "available")),
+        "pick": not same_place and statuses == ("available", "picked"),
+        "status_change": not same_status and "recalled" not in statuses
+        and (same_place or statuses not in RESERVING)
+        and (target.status != "picked" or source.status == "available"),
         "recall_hold": same_place and source.status != "recalled"
         and target.status == "recalled",
         "recall_release": same_place and source.status == "recalled"
@@ -428,7 +451,9 @@ def transfer(actor: Who, kind: str, lot: Lot, quantity: int, *, source: Place, t
         raise InvalidInput(f"{kind!r} is not a transfer.")
     if not rules[kind]:
         raise InvalidInput(f"A {kind} cannot go from {source.describe()} to {target.describe()}.")
-    if kind == "status_change":
+    if kind == "status_change" and statuses in RESERVING:
+        _require(actor, ACTIONS["pick"])
+    elif kind == "status_change":
         _require(actor, "ledger.inspect" if source.status == "quarantine" else "ledger.release")
     else:
         _require(actor, ACTIONS[kind])
@@ -471,8 +496,9 @@ def return_to_supplier(actor: Who, lot: Lot, quantity: int, *, source: Place, su
                        instance_id: str | None = None, task_id: str | None = None
                        ) -> StockMovement:
     """Send quarantined or nonconforming stock back to its supplier (a quality decision): a
-    shipment to the supplier, never a sale, so the outbound checks for sellable stock do not
-    apply."""
+    `return_supplier` movement to the supplier, never a sale, so the outbound checks for
+    sellable stock do not apply and `shipped_to` and the recall's consignees do not count it.
+    The goods leave as "shipped": they left our custody on a shipment, like a sale."""
     _require(actor, "ledger.release")
     if not supplier.is_supplier and not supplier.is_manufacturer:
         raise InvalidInput(f"{supplier.name} is not recorded as a supplier.",
@@ -483,13 +509,14 @@ def return_to_supplier(actor: Who, lot: Lot, quantity: int, *, source: Place, su
     if not document.strip() or not reason.strip():
         raise InvalidInput("Give the return note number and the reason.",
                            fields={"document": "Required.", "reason": "Required."})
-    return _post(actor, "ship", lot, quantity, serial=serial, source=source,
+    return _post(actor, "return_supplier", lot, quantity, serial=serial, source=source,
                  out_status="shipped", party=supplier, document=document, reason=reason,
                  instance_id=instance_id, task_id=task_id, sale=False)
 
 
 def shipped_to(customer: Party, lot: Lot, serial: str = "") -> int:
-    """Net quantity of a lot shipped to a customer: shipments less returns, reversals undone."""
+    """Net quantity of a lot shipped to a customer: shipments less returns, reversals undone.
+    Returns to a supplier (kind return_supplier) are not sales and do not count."""
     reversed_kind = StockMovement.__table__.alias("reversed")
     m = StockMovement.__table__
     sign = case((m.c.kind == "ship", 1), (m.c.kind == "return", -1),
@@ -545,7 +572,7 @@ def scrap(actor: Who, lot: Lot, quantity: int, *, source: Place, reason: str, se
           document: str = "", instance_id: str | None = None,
           task_id: str | None = None) -> StockMovement:
     _require(actor, ACTIONS["scrap"])
-    if source.status == "available":
+    if source.status in ("available", "picked"):
         raise InvalidInput("Available stock is not scrapped directly: change its status to "
                            "nonconforming first, with the quality decision.")
     return _post(actor, "scrap", lot, quantity, serial=serial, source=source,
@@ -589,7 +616,8 @@ def _location(location_id: int | None) -> Location:
 
 def hold_lot(actor: Who, lot: Lot, reason: str, *, document: str = "",
              instance_id: str | None = None, task_id: str | None = None) -> list[StockMovement]:
-    """Put every unit of a lot on hand, at every site, in the recalled status."""
+    """Put every unit of a lot on hand, at every site, in the recalled status (stock picked for
+    an order too: `release_lot` puts it back as picked)."""
     _require(actor, ACTIONS["recall_hold"])
     movements = []
     for balance in balances(lot=lot):
@@ -606,26 +634,66 @@ def hold_lot(actor: Who, lot: Lot, reason: str, *, document: str = "",
 def release_lot(actor: Who, lot: Lot, reason: str, *, to_status: str | None = None,
                 document: str = "", instance_id: str | None = None,
                 task_id: str | None = None) -> list[StockMovement]:
-    """Release recalled stock of a lot: back to the status it had before the hold, or to
-    `to_status` (quarantine, for re-inspection, say)."""
+    """Release recalled stock of a lot: back to the status it had before the hold (picked
+    goods go back to picked, for their order), or to `to_status` (quarantine, for
+    re-inspection, say)."""
     _require(actor, ACTIONS["recall_release"])
     if to_status is not None and to_status not in STATUSES:
         raise InvalidInput(f"Unknown status {to_status!r}.")
-    holds = db.session.execute(
-        select(StockMovement.to_location_id, StockMovement.serial, StockMovement.from_status)
-        .where(StockMovement.lot_id == lot.id, StockMovement.kind == "recall_hold")
-        .order_by(StockMovement.id)
-    ).all()
-    before_hold = {(row.to_location_id, row.serial): row.from_status for row in holds}
+    if to_status == "picked":
+        raise InvalidInput("Only an order's pick reserves stock: release to another status.",
+                           fields={"to_status": "Not picked."})
+    before_hold = _held_from(lot)
     movements = []
     for balance in balances(lot=lot, status="recalled"):
-        status = to_status or before_hold.get((balance.location_id, balance.serial),
-                                              "quarantine")
-        movements.append(_post(
-            actor, "recall_release", lot, balance.quantity, serial=balance.serial,
-            source=Place(balance.location, "recalled"), target=Place(balance.location, status),
-            document=document, reason=reason, instance_id=instance_id, task_id=task_id))
+        parts = ({to_status: balance.quantity} if to_status else
+                 _split(balance.quantity, before_hold.get((balance.location_id, balance.serial),
+                                                          {})))
+        for status, quantity in parts.items():
+            movements.append(_post(
+                actor, "recall_release", lot, quantity, serial=balance.serial,
+                source=Place(balance.location, "recalled"),
+                target=Place(balance.location, status), document=document, reason=reason,
+                instance_id=instance_id, task_id=task_id))
     return movements
+
+
+def _held_from(lot: Lot) -> dict[tuple[int | None, str], dict[str, int]]:
+    """Per location and serial, how much of each status the holds since the last release
+    took: a dispatch area can hold the same lot both available and picked."""
+    rows = db.session.execute(
+        select(StockMovement.kind, StockMovement.to_location_id, StockMovement.serial,
+               StockMovement.from_status, StockMovement.quantity)
+        .where(StockMovement.lot_id == lot.id,
+               StockMovement.kind.in_(("recall_hold", "recall_release")))
+        .order_by(StockMovement.id)
+    ).all()
+    held: dict[tuple[int | None, str], dict[str, int]] = {}
+    for row in rows:
+        key = (row.to_location_id, row.serial)
+        if row.kind == "recall_release":
+            held.pop(key, None)  # released: the holds before it are settled
+            continue
+        statuses = held.setdefault(key, {})
+        statuses[row.from_status] = statuses.get(row.from_status, 0) + row.quantity
+    return held
+
+
+def _split(quantity: int, held: dict[str, int]) -> dict[str, int]:
+    """Share a recalled balance out to the statuses it was held from, in the order held; what
+    the holds do not explain (stock found while held) goes to the last of them, or to
+    quarantine."""
+    parts: dict[str, int] = {}
+    left = quantity
+    for status, most in held.items():
+        take = min(left, most)
+        if take:
+            parts[status] = take
+            left -= take
+    if left:
+        rest = next(reversed(held), "quarantine")
+        parts[rest] = parts.get(rest, 0) + left
+    return parts
 
 
 # -- balances and FEFO -------------------------------------------------------------------------
@@ -666,7 +734,8 @@ def serial_unit(product: Product, serial: str) -> SerialUnit | None:
 def allocate_fefo(product: Product, quantity: int, *, site: Site,
                   not_expiring_before: date | None = None) -> list[Allocation]:
     """Choose what to pick, first expiry first out: available stock in green zones of the site,
-    skipping locked lots and lots expired (or expiring before `not_expiring_before`)."""
+    skipping locked lots and lots expired (or expiring before `not_expiring_before`). Stock
+    already picked for another order is never allocated."""
     if quantity <= 0:
         raise InvalidInput("Allocate a quantity above zero.", fields={"quantity": "Above zero."})
     first_day = max(site_today(site), not_expiring_before or date.min)
@@ -700,12 +769,14 @@ def pick_fefo(actor: Who, product: Product, quantity: int, *, site: Site, to: Lo
               document: str, not_expiring_before: date | None = None,
               instance_id: str | None = None, task_id: str | None = None
               ) -> list[StockMovement]:
-    """Allocate FEFO and pick each line to `to` (a shipping location)."""
+    """Allocate FEFO and pick each line to `to` (a shipping location), where it is picked
+    (reserved for the order); a line already at `to` is picked in place (a status change)."""
     plan = allocate_fefo(product, quantity, site=site, not_expiring_before=not_expiring_before)
-    return [transfer(actor, "pick", line.lot, line.quantity, serial=line.serial,
-                     source=Place(line.location, "available"), target=Place(to, "available"),
-                     document=document, instance_id=instance_id, task_id=task_id)
-            for line in plan if line.location.id != to.id]
+    return [transfer(actor, "pick" if line.location.id != to.id else "status_change", line.lot,
+                     line.quantity, serial=line.serial, source=Place(line.location, "available"),
+                     target=Place(to, "picked"), document=document, instance_id=instance_id,
+                     task_id=task_id)
+            for line in plan]
 
 
 def movements(*, lot: Lot | None = None, document: str | None = None,

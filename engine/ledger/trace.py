@@ -1,5 +1,5 @@
 """Traceability: for a lot or a serial number, where it came from (receipts, suppliers,
-inspection decisions) and where it went (shipments, returns, customers).
+inspection decisions) and where it went (shipments, returns, customers, returns to suppliers).
 
 Each direction is one indexed query on `stock_movement` (index `ix_stock_movement_lot` or
 `ix_stock_movement_serial`): a lot keeps its identity across sites, so a multi-hop history
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.orm import aliased
 
 from engine.db import db
@@ -23,8 +23,8 @@ from engine.masterdata.models import Location, Party, Product, Site
 
 #: Kinds that say where stock came from, and what was decided about it on the way in.
 BACKWARD: Final = ("receive", "status_change")
-#: Kinds that say where stock went.
-FORWARD: Final = ("ship", "return")
+#: Kinds that say where stock went: to customers and back, or back to a supplier.
+FORWARD: Final = ("ship", "return", "return_supplier")
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,15 @@ class Trace:
         return _distinct(r.party_name for r in self.forward if r.kind == "ship" and r.counts)
 
     @property
+    def returned_to_suppliers(self) -> list[str]:
+        return _distinct(r.party_name for r in self.forward
+                         if r.kind == "return_supplier" and r.counts)
+
+    @property
     def net_shipped(self) -> int:
+        """Net quantity at customers; what went back to a supplier is not at a customer."""
         sign = {"ship": 1, "return": -1}
-        return sum(sign[r.kind] * r.quantity for r in self.forward if r.counts)
+        return sum(sign.get(r.kind, 0) * r.quantity for r in self.forward if r.counts)
 
 
 def _distinct(names: object) -> list[str]:
@@ -89,6 +95,9 @@ def _query(kinds: tuple[str, ...]) -> Select:  # type: ignore[type-arg]
     m = StockMovement
     reversal = aliased(StockMovement)
     place = aliased(Location)
+    # Picking in place and undoing it are status changes too, but no decision about the goods.
+    reserving = and_(m.kind == "status_change", m.from_status.in_(("available", "picked")),
+                     m.to_status.in_(("available", "picked")))
     return (
         select(m.id, m.at, m.kind, m.quantity, Lot.lot_no, m.serial,
                Site.code.label("site"), place.code.label("location"), m.from_status,
@@ -100,7 +109,7 @@ def _query(kinds: tuple[str, ...]) -> Select:  # type: ignore[type-arg]
         .outerjoin(Site, Site.id == place.site_id)
         .outerjoin(Party, Party.id == m.party_id)
         .outerjoin(reversal, reversal.reverses_id == m.id)
-        .where(m.kind.in_(kinds))
+        .where(m.kind.in_(kinds), not_(reserving))
         .order_by(m.at, m.id)
     )
 
@@ -115,7 +124,8 @@ def lot_backward(lot: Lot) -> list[TraceRow]:
 
 
 def lot_forward(lot: Lot) -> list[TraceRow]:
-    """Shipments and returns of a lot: customers, quantities, serials, dates."""
+    """Shipments, returns and returns to suppliers of a lot: parties, quantities, serials,
+    dates."""
     return _rows(_query(FORWARD).where(StockMovement.lot_id == lot.id))
 
 

@@ -5,6 +5,10 @@ completes (picks to the dispatch area, shipments to the customer with a delivery
 
 Steps: outbound.order (sales order), outbound.pick, outbound.check (出库复核), outbound.ship and
 outbound.unpick (a failed check puts the goods back). Movements carry the instance and task.
+
+Picked goods wait at the dispatch location in the status "picked", reserved for their order: FEFO
+never allocates them to another order, the check looks for them there, the ship step ships them,
+and a failed check makes them available again where they came from.
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ def _order(context: StepContext) -> dict[str, Any]:
 def _picked(context: StepContext) -> list[dict[str, Any]]:
     picked = context.task.data.get("picked")
     return list(picked) if isinstance(picked, list) else []
+
+
+def _held_as(line: dict[str, Any]) -> str:
+    """The status a picked line waits in: picked, or available for an order picked before
+    picking reserved stock (an instance in flight when the picked status came in)."""
+    return str(line.get("status") or "available")
 
 
 def _review_demanded(outcome: GateOutcome, step: str) -> bool:
@@ -102,11 +112,11 @@ def order_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     customer: Party = f["_customer"]
     site: Site = f["_site"]
     if plan.short:
-        why = f" (other stock is {plan.held_status})" if plan.held_status else ""
         raise InvalidInput(
             f"Only {plan.available} of {product.code} are available at {site.code} for "
-            f"{context.form['quantity']} ordered{why}; held, quarantined, locked and expired "
-            "stock is never allocated.", fields={"quantity": f"At most {plan.available}."})
+            f"{context.form['quantity']} ordered{plan.shortfall()}; held, quarantined, locked, "
+            "expired and picked stock is never allocated.",
+            fields={"quantity": f"At most {plan.available}."})
     return {
         "order_no": order_no(context),
         "order": {
@@ -133,8 +143,11 @@ def pick_facts(context: StepContext) -> dict[str, Any]:
     serials = {line.serial for line in plan.lines if line.serial}
     scans = sf.check_scans(context.form.get("udi_scans"), product, lots, serials)
     expiry = plan.earliest_expiry()
+    # Short only because other orders picked the stock: nothing is held for the gate to name;
+    # the effect refuses the pick and says so.
+    short_status = plan.held_status or ("available" if plan.picked else "quarantine")
     found: dict[str, Any] = {
-        "stock_status": "available" if not plan.short else (plan.held_status or "quarantine"),
+        "stock_status": "available" if not plan.short else short_status,
         "days_to_expiry": sf.days_left(expiry, site),
         "expiry_date": expiry,
         "near_expiry_days": product.near_expiry_days,
@@ -153,38 +166,40 @@ def pick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     product: Product = f["_product"]
     if plan.short:
         raise InvalidInput(f"Only {plan.available} of {product.code} can be picked at "
-                           f"{site.code} now; the order is for {_order(context)['quantity']}.",
+                           f"{site.code} now{plan.shortfall()}; the order is for "
+                           f"{_order(context)['quantity']}.",
                            fields={"quantity": "Not enough available stock."})
     to = sf.shipping_location(site)
     picked = []
     for line in plan.lines:
-        movement_id = None
-        if line.location.id != to.id:
-            movement = ledger.transfer(
-                context.actor, "pick", line.lot, line.quantity, serial=line.serial,
-                source=ledger.Place(line.location, "available"),
-                target=ledger.Place(to, "available"), document=order_no(context),
-                **sf.ids(context))
-            movement_id = movement.id
+        # Stock already in the dispatch area is picked where it is, as a status change.
+        movement = ledger.transfer(
+            context.actor, "pick" if line.location.id != to.id else "status_change", line.lot,
+            line.quantity, serial=line.serial, source=ledger.Place(line.location, "available"),
+            target=ledger.Place(to, "picked"), document=order_no(context), **sf.ids(context))
         picked.append({"lot_no": line.lot.lot_no, "serial": line.serial,
                        "quantity": line.quantity, "from_location": line.location.code,
                        "expiry": line.lot.expiry_date.isoformat() if line.lot.expiry_date
-                       else None, "movement_id": movement_id})
+                       else None, "movement_id": movement.id, "status": "picked"})
     return {"picked": picked, "shipping_location": to.code, "pick_scans": f["_scans"]}
 
 
 # -- outbound.check (出库复核) ------------------------------------------------------------------
 
 def _picked_status(context: StepContext, site: Site, product: Product) -> str:
-    """Where the picked goods are now: available at the dispatch area, or held since."""
+    """Where the picked goods are now. "available" (the rule packs' word for sellable stock)
+    when every line waits picked at the dispatch area; else the status they are held in since,
+    or "shipped" when they are gone."""
     to = md.get_location(site.code, str(context.task.data.get("shipping_location", "")))
     statuses: set[str] = set()
     for line in _picked(context):
         lot = ledger.get_lot(product, line["lot_no"])
+        waits = _held_as(line)
         here = [b for b in ledger.balances(lot=lot, location=to)
                 if b.serial == (line["serial"] or "")]
-        if sum(b.quantity for b in here if b.status == "available") < line["quantity"]:
-            statuses |= {b.status for b in here if b.status != "available"} or {"shipped"}
+        if sum(b.quantity for b in here if b.status == waits) < line["quantity"]:
+            statuses |= ({b.status for b in here if b.status not in ("available", "picked")}
+                         or {"shipped"})
     return next((s for s in (*sf.HELD_ORDER, "shipped") if s in statuses), "available")
 
 
@@ -322,13 +337,14 @@ def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     product: Product = f["_product"]
     note: dict[str, Any] = f["_note"]
     customer = sf.customer_of(_order(context)["customer"])
-    source = ledger.Place(sf.shipping_location(site), "available")
+    dispatch = sf.shipping_location(site)
     movements = []
     for line in _picked(context):
         lot = ledger.get_lot(product, line["lot_no"])
-        movement = ledger.ship(context.actor, lot, int(line["quantity"]), source=source,
-                               customer=customer, document=note["number"],
-                               serial=line["serial"] or "", **sf.ids(context))
+        movement = ledger.ship(context.actor, lot, int(line["quantity"]),
+                               source=ledger.Place(dispatch, _held_as(line)), customer=customer,
+                               document=note["number"], serial=line["serial"] or "",
+                               **sf.ids(context))
         movements.append(movement.id)
     note = {**note, "shipped_at": utcnow().isoformat(), "shipper": context.actor.full_name,
             "movements": movements, "signed_form": serialization.plain(context.form)}
@@ -340,25 +356,28 @@ def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
 
 @effect("outbound.unpick")
 def unpick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+    """Make the picked goods available again: moved back where they came from, or, when they
+    were picked in the dispatch area, a status change there."""
     site = sf.site_of(context)
     product = sf.product_of(_order(context)["product"])
     dispatch = md.get_location(site.code, str(context.task.data.get("shipping_location", "")))
     moved = []
     for line in _picked(context):
-        if not line.get("movement_id"):
-            continue  # it was in the dispatch area already
-        lot = ledger.get_lot(product, line["lot_no"])
+        waits = _held_as(line)
         back = md.get_location(site.code, line["from_location"])
-        here = sum(b.quantity for b in ledger.balances(lot=lot, location=dispatch,
-                                                        status="available")
-                   if b.serial == (line["serial"] or ""))
+        if back.id == dispatch.id and waits == "available":
+            continue  # picked before picks reserved stock: it is available already
+        lot = ledger.get_lot(product, line["lot_no"])
+        serial = line["serial"] or ""
+        here = sum(b.quantity for b in ledger.balances(lot=lot, location=dispatch, status=waits)
+                   if b.serial == serial)
         quantity = min(here, int(line["quantity"]))
         if quantity <= 0:
             continue  # held since it was picked: it stays where the hold found it
         movement = ledger.transfer(
-            context.actor, "move", lot, quantity, serial=line["serial"] or "",
-            source=ledger.Place(dispatch, "available"), target=ledger.Place(back, "available"),
-            document=order_no(context), reason="Outbound check failed: back to stock",
-            **sf.ids(context))
+            context.actor, "status_change" if back.id == dispatch.id else "move", lot, quantity,
+            serial=serial, source=ledger.Place(dispatch, waits),
+            target=ledger.Place(back, "available"), document=order_no(context),
+            reason="Outbound check failed: back to stock", **sf.ids(context))
         moved.append(movement.id)
     return {"returned_movements": moved}

@@ -4,8 +4,9 @@ quarantined or nonconforming stock of one lot at the instance's site.
 - release.decide: server facts (stock status and quantity from the ledger, inspection done,
   expiry, device class, UDI on file) for the gate; the MDR pre-supply checks come from the form
   (a form can confirm CE marking, declaration, languages and the label's UDI, never a UDI the
-  product does not have). Return to supplier and scrap are posted at once; a release is
-  planned and, where a pack demands it, reviewed by a second person first.
+  product does not have). Return to supplier (a `return_supplier` movement, never a sale) and
+  scrap are posted at once; a release is planned and, where a pack demands it, reviewed by a
+  second person first.
 - release.execute: the quality manager releases the planned stock to an accepted location
   (status change to available), signed "released".
 """

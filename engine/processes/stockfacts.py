@@ -74,6 +74,15 @@ class Plan:
     short: bool
     available: int
     held_status: str | None
+    #: Stock of the product picked for other orders at the site (when the plan falls short).
+    picked: int = 0
+
+    def shortfall(self) -> str:
+        """Why other stock does not count, in brackets, or nothing."""
+        notes = [f"other stock is {self.held_status}"] if self.held_status else []
+        if self.picked:
+            notes.append(f"{self.picked} are picked for other orders")
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def earliest_expiry(self) -> date | None:
         dates = [line.lot.expiry_date for line in self.lines if line.lot.expiry_date]
@@ -100,7 +109,8 @@ def plan(product: Product, quantity: int, site: Site) -> Plan:
     if lines:
         return Plan(lines, False, quantity, None)
     available = ledger.on_hand(product, status="available", site=site)
-    return Plan([], True, available, held_status(product, site))
+    return Plan([], True, available, held_status(product, site),
+                ledger.on_hand(product, status="picked", site=site))
 
 
 def check_scans(scans: list[str] | None, product: Product, lots: set[str], serials: set[str],

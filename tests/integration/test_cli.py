@@ -61,7 +61,9 @@ def test_worker_refuses_to_start_without_a_broker(stack: Stack) -> None:
     assert "GXPFLOW_BROKER_URL is not set" in worker.stderr
 
 
-def test_demo_then_audit_verify_and_token_creation(stack: Stack) -> None:
+def test_demo_then_audit_verify_and_token_creation(app: object, stack: Stack) -> None:
+    # `app` empties the suite's database first: the demo runs as on a fresh install (a user
+    # a previous test left, with another password, would not be the demo's).
     env = stack.environ()
     assert run(["init"], env).returncode == 0
     demo = run(["demo"], env)

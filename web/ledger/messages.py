@@ -5,10 +5,11 @@ from web.i18n import CATALOG, add_messages
 
 ZH: dict[str, str] = {
     # statuses and movement kinds
-    "quarantine": "待验", "available": "合格", "nonconforming": "不合格", "recalled": "召回冻结",
-    "shipped": "已发货", "scrapped": "已报废", "missing": "盘亏",
+    "quarantine": "待验", "available": "合格", "picked": "已拣货", "nonconforming": "不合格",
+    "recalled": "召回冻结", "shipped": "已发货", "scrapped": "已报废", "missing": "盘亏",
     "receive": "收货", "putaway": "上架", "move": "移库", "status_change": "状态变更",
-    "pick": "拣货", "ship": "发货", "return": "退货", "count_adjust": "盘点调整",
+    "pick": "拣货", "ship": "发货", "return": "退货", "return_supplier": "购进退出",
+    "count_adjust": "盘点调整",
     "scrap": "报废", "recall_hold": "召回冻结", "recall_release": "召回解冻",
     "reversal": "冲销", "open": "进行中", "posted": "已过账", "cancelled": "已取消",
     "inbound": "入库", "outbound": "出库",
@@ -27,11 +28,13 @@ ZH: dict[str, str] = {
     "Nothing of this lot is on hand.": "该批次已无在库库存。", "Serial numbers": "序列号",
     "Where": "位置", "Trace": "追溯", "serial": "序列号", "whole lot": "整个批次",
     "Suppliers": "供货单位", "Customers": "购货单位",
+    "Returned to suppliers": "退回供货单位",
     "Net quantity at customers": "客户处净数量",
     "Backward: where it came from": "反向追溯：来源",
     "receipts, suppliers, inspection decisions": "收货、供货单位、验收结论",
     "Forward: where it went": "正向追溯：去向",
     "shipments, returns, customers": "发货、退货、购货单位",
+    "shipments, returns, customers, returns to suppliers": "发货、退货、购货单位、购进退出",
     "No receipts.": "没有收货记录。", "Nothing shipped.": "没有发货记录。",
     "Time": "时间", "Kind": "类型", "Party": "往来单位", "Document": "单据号", "By": "操作人",
     "Workflow": "流程", "Reversed by movement {id}": "已被流水 {id} 冲销",

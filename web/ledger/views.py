@@ -560,5 +560,5 @@ def _shipment_lots(document: str) -> list[Any]:
         .join(Lot, Lot.id == StockMovement.lot_id)
         .join(Product, Product.id == StockMovement.product_id)
         .where(and_(StockMovement.document == document,
-                    StockMovement.kind.in_(("receive", "ship"))))
+                    StockMovement.kind.in_(("receive", "ship", "return_supplier"))))
         .group_by(Lot.id, Lot.lot_no, Product.code).order_by(Product.code, Lot.lot_no)))

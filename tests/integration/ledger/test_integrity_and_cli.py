@@ -62,7 +62,7 @@ def test_demo_seeds_stock_in_every_status_and_a_consistent_ledger(ctx, monkeypat
     assert lines[-1].startswith("recall: RC-")
     statuses = set(db.session.scalars(select(StockBalance.status)
                                       .where(StockBalance.quantity > 0)))
-    assert statuses == {"quarantine", "available", "nonconforming", "recalled"}
+    assert statuses == {"quarantine", "available", "picked", "nonconforming", "recalled"}
     assert db.session.scalar(select(func.count()).select_from(StockMovement)
                              .where(StockMovement.kind == "ship")) >= 4
     assert integrity.verify_balances().ok

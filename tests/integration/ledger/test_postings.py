@@ -216,7 +216,7 @@ def test_locked_and_expired_lots_cannot_go_out(world: World) -> None:
                     customer=world.hospital, document="SO-1")
     with pytest.raises(InvalidInput, match="expired"):
         ledger.transfer(world.operator, "pick", expired, 1, source=place(world.stock),
-                        target=place(world.shipping))
+                        target=place(world.shipping, "picked"))
     ledger.unlock_lot(world.qm, locked, "Complaint not confirmed")
     ledger.ship(world.operator, locked, 1, source=place(world.stock), customer=world.hospital,
                 document="SO-1")

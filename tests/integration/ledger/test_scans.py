@@ -116,3 +116,21 @@ def test_the_beat_schedule_runs_the_scans(app) -> None:  # type: ignore[no-untyp
     assert {"gxpflow.ledger.scan_expired", "gxpflow.ledger.scan_near_expiry",
             "gxpflow.ledger.scan_licences"} <= tasks
     assert "engine.ledger.jobs" in app.extensions["celery"].conf.imports
+
+
+def test_picked_goods_that_expire_while_they_wait_are_moved_and_shown(world: World) -> None:
+    from engine.ledger import expiry
+
+    lot = world.receive_available("PICKEXP", 4, expiry=TODAY + timedelta(days=10))
+    ledger.pick_fefo(world.operator, world.thermometer, 4, site=world.shanghai,
+                     to=world.shipping, document="SO-9")
+    db.session.commit()
+    soon = expiry.scan_near_expiry(TODAY + timedelta(days=5))
+    assert db.session.get(Lot, lot.id).expiry_flag == "near_expiry", soon
+    later = TODAY + timedelta(days=11)
+    [row] = [r for r in expiry.expiry_board(later) if r.lot.id == lot.id]
+    assert (row.quantity, row.statuses) == (4, ("picked",))
+    result = expiry.scan_expired(later)
+    db.session.commit()
+    assert result.moved and held(world, lot) == [("SH/NC-01", "", "nonconforming", 4)]
+    assert integrity.verify_balances().ok

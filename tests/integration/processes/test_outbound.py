@@ -83,7 +83,9 @@ def test_outbound_end_to_end(world: World) -> None:
     assert [(m["lot"], m["quantity"]) for m in picks] == [("T-EARLY", 40), ("T-LATE", 5)]
     assert all(m["task_id"] for m in picks)
     assert stock(world.app, "THERMO", site)[("A-01", "recalled", "T-RECALL")] == 40
-    assert stock(world.app, "THERMO", site)[("SHP-01", "available", "T-EARLY")] == 40
+    # Picked goods wait in the dispatch area, reserved for this order.
+    assert stock(world.app, "THERMO", site)[("SHP-01", "picked", "T-EARLY")] == 40
+    assert stock(world.app, "THERMO", site)[("SHP-01", "picked", "T-LATE")] == 5
 
     step(world, "insp1", instance, "outbound.check",
          {**CHECK_OK, "udi_scans": label(THERMO, "T-EARLY", expiry_of("T-EARLY"))})
@@ -105,10 +107,11 @@ def test_outbound_end_to_end(world: World) -> None:
     shipped = [m for m in movements_of(world.app, instance) if m["kind"] == "ship"]
     number = f"DN-{site}-{instance:06d}"
     customer = party_id(world.app, "CUS")
-    assert [(m["lot"], m["quantity"], m["to"], m["party"], m["document"]) for m in shipped] == [
-        ("T-EARLY", 40, "shipped", customer, number), ("T-LATE", 5, "shipped", customer, number)]
+    assert [(m["lot"], m["quantity"], m["from"], m["to"], m["party"], m["document"])
+            for m in shipped] == [("T-EARLY", 40, "picked", "shipped", customer, number),
+                                  ("T-LATE", 5, "picked", "shipped", customer, number)]
     after = stock(world.app, "THERMO", site)
-    assert ("SHP-01", "available", "T-EARLY") not in after
+    assert not any(key[0] == "SHP-01" for key in after)
     assert after[("A-01", "available", "T-LATE")] == 35
     assert after[("A-01", "recalled", "T-RECALL")] == 40
     assert signatures(world.app) == [("insp1", "verified"), ("insp2", "reviewed"),
@@ -156,7 +159,7 @@ def test_nmpa_blocks_a_failed_outbound_check(world: World) -> None:
     blocked = complete(world, "insp1", task, {**CHECK_OK, "package_damaged": "y"}, expect=422)
     assert "The outbound check found a problem" in text(blocked)
     assert open_task(world, "insp1", instance, "outbound.check") == task
-    assert stock(world.app, "THERMO", "SH")[("SHP-01", "available", "T-EARLY")] == 40
+    assert stock(world.app, "THERMO", "SH")[("SHP-01", "picked", "T-EARLY")] == 40
 
 
 @pytest.mark.parametrize("world", ["CHI", "RTM"], indirect=True)
@@ -166,9 +169,12 @@ def test_a_failed_check_puts_the_goods_back(world: World) -> None:
                                                       "check_note": "carton crushed"})
     step(world, "oper", instance, "outbound.unpick", {"returned_to_stock": "y"})
     assert instance_status(world.app, instance) == "completed"
-    kinds = [(m["kind"], m["lot"], m["quantity"]) for m in movements_of(world.app, instance)]
-    assert kinds == [("pick", "T-EARLY", 40), ("pick", "T-LATE", 5),
-                     ("move", "T-EARLY", 40), ("move", "T-LATE", 5)]
+    kinds = [(m["kind"], m["lot"], m["quantity"], m["from"], m["to"])
+             for m in movements_of(world.app, instance)]
+    assert kinds == [("pick", "T-EARLY", 40, "available", "picked"),
+                     ("pick", "T-LATE", 5, "available", "picked"),
+                     ("move", "T-EARLY", 40, "picked", "available"),
+                     ("move", "T-LATE", 5, "picked", "available")]
     after = stock(world.app, "THERMO", world.site)
     assert after[("A-01", "available", "T-EARLY")] == 40
     assert not any(key[0] == "SHP-01" for key in after)

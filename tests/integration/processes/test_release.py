@@ -99,8 +99,9 @@ def test_scrap_and_return_to_supplier_are_posted_when_signed(world: World) -> No
     complete(world, "qm", task, decision("return_to_supplier", return_document="RTS-2026-4"))
     [returned] = movements_of(world.app, back)
     assert (returned["kind"], returned["quantity"], returned["party"], returned["document"],
-            returned["from"]) == ("ship", 3, party_id(world.app, "SUP"), "RTS-2026-4",
-                                  "nonconforming")
+            returned["from"], returned["to"]) == (
+        "return_supplier", 3, party_id(world.app, "SUP"), "RTS-2026-4", "nonconforming",
+        "shipped")
     assert stock(world.app, "NOUDI", site)[("NC-01", "nonconforming", "N-1")] == 2
     assert [meaning for _who, meaning in signatures(world.app)] == ["approved", "approved"]
     audit_ok(world.app)
