@@ -307,9 +307,11 @@ def test_movements_filter_by_kind_serial_document_and_day(
 def test_the_expiry_board_groups_expired_and_near_expiry_lots(
         app: Flask, client: FlaskClient, staff: None) -> None:
     with app.app_context():
+        # Days are counted by the calendar at the site (Chicago), not by the test's clock.
+        chicago_today = ledger.site_today(md.get_site("CHI"))
         ledger.receive(audit.SYSTEM, md.get_location("CHI", "Q-01"),
                        md.get_product("BANDAGE-10"), "B-OLD", 7, supplier=md.get_party("SUP-MW"),
-                       document="GR-CHI-OLD", expiry=date.today() - timedelta(days=10))
+                       document="GR-CHI-OLD", expiry=chicago_today - timedelta(days=10))
         db.session.commit()
     login(client, "aude")
     board = text(client.get("/ledger/expiry"))
