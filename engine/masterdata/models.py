@@ -126,6 +126,9 @@ class Party(db.Model):  # type: ignore[name-defined]
     is_supplier: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     is_manufacturer: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     is_customer: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: A customer that uses devices on patients (hospital, clinic): selling it a tracked device
+    #: makes us the final distributor (21 CFR 821.30).
+    user_facility: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     country: Mapped[str] = mapped_column(String(2), nullable=False, default="")
     address: Mapped[str] = mapped_column(Text, nullable=False, default="")
     contact: Mapped[str] = mapped_column(String(200), nullable=False, default="")
@@ -159,7 +162,8 @@ class Party(db.Model):  # type: ignore[name-defined]
         return {"code": self.code, "name": self.name, "name_en": self.name_en,
                 "kinds": self.kinds, "country": self.country, "address": self.address,
                 "contact": self.contact, "notify_email": self.notify_email,
-                "notify_webhook": self.notify_webhook, "review_status": self.review_status,
+                "notify_webhook": self.notify_webhook, "user_facility": self.user_facility,
+                "review_status": self.review_status,
                 "licence_flag": self.licence_flag, "active": self.active}
 
 
@@ -224,6 +228,8 @@ class Product(db.Model):  # type: ignore[name-defined]
     cold_chain: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     near_expiry_days: Mapped[int] = mapped_column(Integer, nullable=False, default=180)
     serialised: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: Under FDA device tracking (21 CFR 821): receipts and final sales report to the maker.
+    fda_tracked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     manufacturer_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
     review_status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -259,7 +265,8 @@ class Product(db.Model):  # type: ignore[name-defined]
             "storage_temp_min": _number(self.storage_temp_min),
             "storage_temp_max": _number(self.storage_temp_max),
             "cold_chain": self.cold_chain, "near_expiry_days": self.near_expiry_days,
-            "serialised": self.serialised, "manufacturer_id": self.manufacturer_id,
+            "serialised": self.serialised, "fda_tracked": self.fda_tracked,
+            "manufacturer_id": self.manufacturer_id,
             "review_status": self.review_status, "registration_flag": self.registration_flag,
             "active": self.active,
         }

@@ -210,7 +210,8 @@ def update_location(actor: User | audit.Actor, location: Location, reason: str,
 PRODUCT_FIELDS = (
     "name_zh", "name_en", "model", "specification", "gtin", "udi_di", "registration_no",
     "registration_expiry", "device_class", "implantable", "storage_temp_min",
-    "storage_temp_max", "cold_chain", "near_expiry_days", "serialised", "manufacturer_id",
+    "storage_temp_max", "cold_chain", "near_expiry_days", "serialised", "fda_tracked",
+    "manufacturer_id",
 )
 
 
@@ -241,7 +242,7 @@ def _validate_product(values: dict[str, Any]) -> dict[str, str]:
     elif not isinstance(days, int) or days < 0 or days > 3650:
         problems["near_expiry_days"] = "Give a whole number of days between 0 and 3650."
     _temperature_range(values, "storage_temp_min", "storage_temp_max", problems)
-    for flag in ("implantable", "cold_chain", "serialised"):
+    for flag in ("implantable", "cold_chain", "serialised", "fda_tracked"):
         values[flag] = bool(values.get(flag))
     if values["cold_chain"] and (values["storage_temp_min"] is None
                                  or values["storage_temp_max"] is None):
@@ -313,8 +314,9 @@ def get_product(key: str) -> Product:
 
 # -- parties and licences ------------------------------------------------------------------
 
-PARTY_FIELDS = ("name", "name_en", "is_supplier", "is_manufacturer", "is_customer", "country",
-                "address", "contact", "notify_email", "notify_webhook")
+PARTY_FIELDS = ("name", "name_en", "is_supplier", "is_manufacturer", "is_customer",
+                "user_facility", "country", "address", "contact", "notify_email",
+                "notify_webhook")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -332,16 +334,19 @@ def _validate_party(values: dict[str, Any]) -> dict[str, str]:
         problems["name"] = "Give the registered name."
     if values["country"] and not re.fullmatch(r"[A-Z]{2}", values["country"]):
         problems["country"] = "Use the two-letter country code (CN, US, DE...)."
-    for flag in ("is_supplier", "is_manufacturer", "is_customer"):
+    for flag in ("is_supplier", "is_manufacturer", "is_customer", "user_facility"):
         values[flag] = bool(values.get(flag))
     if not (values["is_supplier"] or values["is_manufacturer"] or values["is_customer"]):
         problems["kinds"] = "A party is a supplier, a manufacturer or a customer (or several)."
+    if values["user_facility"] and not values["is_customer"]:
+        problems["user_facility"] = "Only a customer can be a user facility."
     return problems
 
 
 def create_party(actor: User | audit.Actor, code: str, name: str, *, kinds: Iterable[str],
                  name_en: str = "", country: str = "", address: str = "",
-                 contact: str = "", notify_email: str = "", notify_webhook: str = "") -> Party:
+                 contact: str = "", notify_email: str = "", notify_webhook: str = "",
+                 user_facility: bool = False) -> Party:
     _require(actor, "masterdata.edit")
     kinds = set(kinds)
     problems: dict[str, str] = {}
@@ -351,7 +356,8 @@ def create_party(actor: User | audit.Actor, code: str, name: str, *, kinds: Iter
     values = {"name": name, "name_en": name_en, "country": country, "address": address,
               "contact": contact, "notify_email": notify_email,
               "notify_webhook": notify_webhook, "is_supplier": "supplier" in kinds,
-              "is_manufacturer": "manufacturer" in kinds, "is_customer": "customer" in kinds}
+              "is_manufacturer": "manufacturer" in kinds, "is_customer": "customer" in kinds,
+              "user_facility": user_facility}
     problems |= _validate_party(values)
     _refuse("The party could not be created.", problems)
     if db.session.scalar(select(Party.id).where(Party.code == code)) is not None:

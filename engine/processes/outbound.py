@@ -316,8 +316,12 @@ def ship_facts(context: StepContext) -> dict[str, Any]:
     note = note_draft(context, site)
     data = context.task.data
     scanned = bool(data.get("pick_scans")) or bool(data.get("udi_scans"))
+    customer = sf.customer_of(order["customer"])
     return {
         "cold_chain": product.cold_chain,
+        "tracked_device": bool(product.fda_tracked),
+        "final_distributor": bool(product.fda_tracked and customer.user_facility),
+        "patient_data_recorded": bool(str(context.form.get("patient_data") or "").strip()),
         "check_completed": "outbound.check" in context.performers
         and data.get("check_passed") is True,
         "delivery_note_missing_fields": missing_items(note),
@@ -348,8 +352,19 @@ def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         movements.append(movement.id)
     note = {**note, "shipped_at": utcnow().isoformat(), "shipper": context.actor.full_name,
             "movements": movements, "signed_form": serialization.plain(context.form)}
+    tracking = ""
+    if f["final_distributor"]:  # 21 CFR 821.30: the maker learns who got the tracked device
+        units = "; ".join(f"lot {line['lot_no']}" + (f" serial {line['serial']}"
+                                                     if line["serial"] else "")
+                          for line in _picked(context))
+        tracking = (f"Tracked device {product.code} (GTIN {product.gtin or '-'}), {units}, "
+                    f"provided to {customer.code} {customer.name} on "
+                    f"{ledger.site_today(site).isoformat()}; patient data: "
+                    f"{context.form.get('patient_data') or '-'}")
     return {"delivery_note_no": note["number"], "delivery_note": note,
-            "delivery_note_url": f"/delivery-notes/{context.instance.id}"}
+            "delivery_note_url": f"/delivery-notes/{context.instance.id}",
+            "ship_notifications": sf.carry_deadlines(
+                context, outcome.data.get(OUTCOME_KEY) or {}, tracking)}
 
 
 # -- outbound.unpick (the check failed) ---------------------------------------------------------

@@ -32,14 +32,13 @@ from sqlalchemy import func, select
 
 from engine.db import db
 from engine.errors import GxpError, InvalidInput
-from engine.identity import roles
-from engine.identity import service as identity
 from engine.identity.models import User
 from engine.ledger import service as ledger
 from engine.ledger.models import Lot, TemperatureImport, TemperatureReading
 from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
 from engine.processes import effect, facts
+from engine.processes import stockfacts as sf
 from engine.workflow.forms import FormInvalid
 from engine.workflow.runtime import GateOutcome, StepContext
 
@@ -315,8 +314,33 @@ def arrival_facts(context: StepContext) -> dict[str, Any]:
         "udi_scanned": True,
         "label_dates_iso": not form.get("label_dates_not_iso"),
         **_in_transit(str(form.get("delivery_note_no") or "")),
+        "tracked_device": bool(arrival.product.fda_tracked),
+        "tracking_missing_fields": _tracking_missing(arrival),
     }
     return fact
+
+
+def _tracking_missing(arrival: Arrival) -> list[str]:
+    """What 21 CFR 821 tracking needs that this receipt lacks (the scans always carry the
+    lot, the server's clock the date, the form the source; kept honest, not assumed)."""
+    if not arrival.product.fda_tracked:
+        return []
+    lots = arrival.receipt.lots.values()
+    present = {"lot_or_serial": bool(lots) and all(lot.lot_no for lot in lots),
+               "receipt_date": True, "source": bool(arrival.party.code)}
+    return [name for name, ok in present.items() if not ok]
+
+
+def _tracking_data(arrival: Arrival) -> str:
+    """A tracked device's receipt, as its manufacturer is to be told (21 CFR 821.25)."""
+    if not arrival.product.fda_tracked:
+        return ""
+    units = "; ".join(f"lot {lot.lot_no}" + (f" serials {', '.join(lot.serials)}"
+                                            if lot.serials else f" x {lot.quantity}")
+                      for lot in arrival.receipt.lots.values())
+    return (f"Tracked device {arrival.product.code} (GTIN {arrival.product.gtin or '-'}): "
+            f"{units}; received {ledger.site_today(arrival.site).isoformat()} at "
+            f"{arrival.site.code} from {arrival.party.code} {arrival.party.name}.")
 
 
 def _fits(location: Location, product: Product) -> bool:
@@ -361,21 +385,6 @@ def _quarantine_location(arrival: Arrival, controlled: bool) -> Location:
 def _compliance(outcome: GateOutcome) -> dict[str, Any]:
     value = outcome.data.get("compliance")
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-def carry_deadlines(context: StepContext, compliance: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Carry out the gate's notify_within deadlines: the quality managers are notified in the
-    app at once, with what to tell whom and by when."""
-    sent = []
-    for deadline in compliance.get("deadlines") or []:
-        who = ", ".join(deadline.get("notify") or []) or "qa"
-        subject = (f"{context.meta.step} #{context.instance.id} ({context.instance.subject}): "
-                   f"notify {who} by {deadline.get('due_at')}")[:200]
-        body = f"{deadline.get('en', '')}\n{deadline.get('zh', '')}\nRule {deadline.get('rule')}"
-        count = identity.notify_role(roles.QUALITY_MANAGER, subject, body)
-        sent.append({"rule": deadline.get("rule"), "notify": deadline.get("notify"),
-                     "due_at": deadline.get("due_at"), "notified_users": count})
-    return sent
 
 
 def ours(context: StepContext) -> bool:
@@ -433,7 +442,7 @@ def arrival_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
                          "registration_flag": md.registration_flag(
                              arrival.product, ledger.site_today(arrival.site))},
         "arrival_compliance": compliance,
-        "notifications": carry_deadlines(context, compliance),
+        "notifications": sf.carry_deadlines(context, compliance, _tracking_data(arrival)),
         "inspection_round": 0,
     }
     # What the server read (imported logger file) replaces what was typed, for later steps.
@@ -596,7 +605,7 @@ def inspect_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
         "dual_review_needed": review,
         "review_of_step": INSPECT,
         "review_decision": None,
-        "inspection_notifications": carry_deadlines(context, compliance),
+        "inspection_notifications": sf.carry_deadlines(context, compliance),
     }
 
 
@@ -766,4 +775,4 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
                         if putaway.accepted_to else None,
                         "rejected_location": putaway.rejected_to.code
                         if putaway.rejected_to else None},
-            "putaway_notifications": carry_deadlines(context, compliance)}
+            "putaway_notifications": sf.carry_deadlines(context, compliance)}

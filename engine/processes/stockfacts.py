@@ -4,6 +4,7 @@ UDI scans and the customer's qualification. Server-side facts: a form never clai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from engine.db import db
 from engine.errors import InvalidInput, NotFound
+from engine.identity import roles
+from engine.identity import service as identity
 from engine.ledger import gs1
 from engine.ledger import service as ledger
 from engine.ledger.models import Lot, StockBalance
@@ -206,3 +209,22 @@ def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
     if lot is None:
         raise InvalidInput(f"{product.code} has no lot {lot_no!r}.", fields={name: "Unknown lot."})
     return lot
+
+
+def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
+                    details: str = "") -> list[dict[str, Any]]:
+    """Carry out the gate's notify_within deadlines: the quality managers are notified in the
+    app at once, with what to tell whom, by when, and `details` (what to send: a tracked
+    device's lot, serials, date and source, say)."""
+    sent = []
+    for deadline in compliance.get("deadlines") or []:
+        who = ", ".join(deadline.get("notify") or []) or "qa"
+        subject = (f"{context.meta.step} #{context.instance.id} ({context.instance.subject}): "
+                   f"notify {who} by {deadline.get('due_at')}")[:200]
+        body = "\n".join(part for part in (
+            deadline.get("en", ""), deadline.get("zh", ""), details,
+            f"Rule {deadline.get('rule')}") if part)
+        count = identity.notify_role(roles.QUALITY_MANAGER, subject, body)
+        sent.append({"rule": deadline.get("rule"), "notify": deadline.get("notify"),
+                     "due_at": deadline.get("due_at"), "notified_users": count})
+    return sent

@@ -59,6 +59,7 @@ class ProductForm(FlaskForm):
     near_expiry_days = IntegerField("Near-expiry warning (days)", default=180,
                                     validators=[Optional(), NumberRange(min=0, max=3650)])
     serialised = BooleanField("Serialised (one serial number per unit)")
+    fda_tracked = BooleanField("FDA-tracked device (21 CFR 821)")
     manufacturer_id = SelectField("Manufacturer", coerce=str, validate_choice=False)
     reason = TextAreaField("Reason for the change", validators=[Optional(), Length(max=1000)])
 
@@ -70,6 +71,7 @@ class PartyForm(FlaskForm):
     is_supplier = BooleanField("Supplier")
     is_manufacturer = BooleanField("Manufacturer")
     is_customer = BooleanField("Customer")
+    user_facility = BooleanField("User facility (hospital, clinic: final user of devices)")
     country = StringField("Country (two letters)", validators=[Optional(), Length(max=2)])
     address = TextAreaField("Address", validators=[Optional(), Length(max=1000)])
     contact = StringField("Contact", validators=[Optional(), Length(max=200)])

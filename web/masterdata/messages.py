@@ -42,6 +42,10 @@ ZH: dict[str, str] = {
     "Near-expiry warning (days)": "近效期预警（天）",
     "Serialised (one serial number per unit)": "序列号管理（每件一个序列号）",
     "Serialised": "序列号管理", "Manufacturer": "生产企业",
+    "FDA-tracked device (21 CFR 821)": "FDA 追踪器械（21 CFR 821）",
+    "User facility (hospital, clinic: final user of devices)":
+        "使用单位（医院、诊所：器械的最终使用者）",
+    "User facility": "使用单位",
     "Reason for the change": "修改原因",
     "Registered name": "注册名称", "Supplier": "供货单位", "Customer": "购货单位",
     "Country (two letters)": "国家（两位字母代码）", "Address": "地址", "Country": "国家",

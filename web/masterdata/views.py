@@ -54,11 +54,11 @@ PRODUCT_GROUPS: Groups = (
     ("Registration", ("registration_no", "registration_expiry", "device_class",
                       "manufacturer_id")),
     ("Handling", ("implantable", "serialised", "cold_chain", "storage_temp_min",
-                  "storage_temp_max", "near_expiry_days")),
+                  "storage_temp_max", "near_expiry_days", "fda_tracked")),
 )
 PARTY_GROUPS: Groups = (
     ("Identification", ("code", "name", "name_en", "country")),
-    ("Roles", ("is_supplier", "is_manufacturer", "is_customer")),
+    ("Roles", ("is_supplier", "is_manufacturer", "is_customer", "user_facility")),
     ("Contact", ("address", "contact", "notify_email", "notify_webhook")),
 )
 LICENCE_GROUPS: Groups = (
@@ -157,7 +157,7 @@ def _product_values(form: ProductForm) -> dict[str, Any]:
         "storage_temp_max": form.storage_temp_max.data, "cold_chain": form.cold_chain.data,
         "near_expiry_days": (180 if form.near_expiry_days.data is None
                              else form.near_expiry_days.data),
-        "serialised": form.serialised.data,
+        "serialised": form.serialised.data, "fda_tracked": form.fda_tracked.data,
         "manufacturer_id": int(maker) if maker and maker.isdigit() else None,
     }
 
@@ -264,7 +264,8 @@ def new_party() -> Page:
                 name_en=form.name_en.data or "", country=form.country.data or "",
                 address=form.address.data or "", contact=form.contact.data or "",
                 notify_email=form.notify_email.data or "",
-                notify_webhook=form.notify_webhook.data or ""),
+                notify_webhook=form.notify_webhook.data or "",
+                user_facility=bool(form.user_facility.data)),
             _("The party was created."))
         if party is not None:
             return redirect(url_for("masterdata.party", party_id=party.id))
@@ -295,7 +296,7 @@ def edit_party(party_id: int) -> Page:
                 address=form.address.data, contact=form.contact.data,
                 notify_email=form.notify_email.data, notify_webhook=form.notify_webhook.data,
                 is_supplier=form.is_supplier.data, is_manufacturer=form.is_manufacturer.data,
-                is_customer=form.is_customer.data),
+                is_customer=form.is_customer.data, user_facility=form.user_facility.data),
             _("The party was changed."))
         if saved is not None:
             return redirect(url_for("masterdata.party", party_id=party_id))

@@ -190,11 +190,13 @@ def test_a_product_change_needs_a_reason_and_is_audited(app: Flask, client: Flas
     refused = submit(client, url, values)
     assert refused.status_code == 422
     assert field_error(text(refused), "reason")
-    saved = submit(client, url, values | {"reason": "Label revision B adds oral use"})
+    saved = submit(client, url, values | {"reason": "Label revision B adds oral use",
+                                          "fda_tracked": "y"})
     assert saved.status_code == 302
     with app.app_context():
         product = md.get_product("THERMO-MT201")
         assert product.near_expiry_days == 90 and product.name_en.endswith("(oral)")
+        assert product.fda_tracked  # 21 CFR 821, set on the form
         event = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "product.update").order_by(AuditEvent.seq.desc())).first()
         assert event is not None and event.reason == "Label revision B adds oral use"
@@ -490,3 +492,19 @@ def test_every_new_english_string_has_a_chinese_translation(app: Flask) -> None:
     ours = LEDGER_ZH | MASTERDATA_ZH
     missing = sorted(s for s in english_strings() if s not in ours)
     assert not missing, "no Chinese for:\n" + "\n".join(f"    {s!r}: ''," for s in missing)
+
+
+def test_a_user_facility_is_a_customer_flag_set_on_the_party_form(
+        app: Flask, client: FlaskClient, staff: None) -> None:
+    login(client, "quinn")
+    base = {"code": "HOSP-9", "name": "仁济医院", "name_en": "Renji Hospital", "country": "CN",
+            "user_facility": "y"}
+    refused = submit(client, "/masterdata/parties/new", base | {"is_supplier": "y"})
+    assert refused.status_code == 422
+    assert field_error(text(refused), "user_facility")
+    saved = submit(client, "/masterdata/parties/new", base | {"is_customer": "y"})
+    assert saved.status_code == 302
+    with app.app_context():
+        party = md.get_party("HOSP-9")
+        assert party.is_customer and party.user_facility
+    assert "User facility" in text(client.get(saved.headers["Location"]))
