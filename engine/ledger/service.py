@@ -618,14 +618,23 @@ def hold_lot(actor: Who, lot: Lot, reason: str, *, document: str = "",
              instance_id: str | None = None, task_id: str | None = None) -> list[StockMovement]:
     """Put every unit of a lot on hand, at every site, in the recalled status (stock picked for
     an order too: `release_lot` puts it back as picked)."""
+    return hold_lots(actor, [lot], reason, document=document, instance_id=instance_id,
+                     task_id=task_id)
+
+
+def hold_lots(actor: Who, lots: list[Lot], reason: str, *, document: str = "",
+              instance_id: str | None = None, task_id: str | None = None
+              ) -> list[StockMovement]:
+    """`hold_lot` for several lots, their balances read in one query (a recall's lots)."""
     _require(actor, ACTIONS["recall_hold"])
+    by_id = {lot.id: lot for lot in lots}
     movements = []
-    for balance in balances(lot=lot):
+    for balance in balances(lots=sorted(by_id)):
         if balance.status == "recalled":
             continue
         movements.append(_post(
-            actor, "recall_hold", lot, balance.quantity, serial=balance.serial,
-            source=Place(balance.location, balance.status),
+            actor, "recall_hold", by_id[balance.lot_id], balance.quantity,
+            serial=balance.serial, source=Place(balance.location, balance.status),
             target=Place(balance.location, "recalled"), document=document, reason=reason,
             instance_id=instance_id, task_id=task_id))
     return movements

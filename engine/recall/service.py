@@ -102,11 +102,11 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
 
 def _hold(actor: Any, affected: Iterable[Affected], number: str, reason: str) -> int:
     """Move every affected unit on hand, at every site, to the recalled status."""
-    held = 0
     why = f"Recall {number}: {reason}"
+    whole = [item.lot for item in affected if not item.serial]
+    held = sum(m.quantity for m in ledger.hold_lots(actor, whole, why, document=number))
     for item in affected:
         if not item.serial:
-            held += sum(m.quantity for m in ledger.hold_lot(actor, item.lot, why, document=number))
             continue
         rows = db.session.scalars(select(StockBalance).where(
             StockBalance.lot_id == item.lot.id, StockBalance.serial == item.serial,
