@@ -93,6 +93,16 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
             time.sleep(0.3)
 
 
+def wait_workers(app: Any, count: int, logs: Path) -> None:
+    deadline = time.monotonic() + 90
+    control = app.extensions["celery"].control
+    while len(control.ping(timeout=1.0) or []) < count:
+        if time.monotonic() > deadline:
+            tails = [(logs / f"worker{n}.log").read_text()[-1500:] for n in range(count)]
+            raise RuntimeError("the workers did not answer:\n" + "\n".join(tails))
+        time.sleep(0.5)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--movements", type=int, default=1_000_000)
@@ -180,7 +190,11 @@ def main() -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_http(base + "/healthz", processes[0], web_log)
-            time.sleep(3)  # let the workers connect to the broker
+            # Time the recall, not the start-up: wait until every worker answers a ping (a
+            # worker still importing the app competes for the two cores with the API call).
+            wait_workers(app, args.workers, logs)
+            for _ in range(4):  # and both web workers have answered a request
+                urllib.request.urlopen(base + "/healthz", timeout=10).close()
             body = json.dumps({"product": gtin, "lots": lots, "level": "I",
                                "reason": "Bench: sterile barrier failure",
                                "source": "Manufacturer notice BENCH-1"}).encode()
