@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,36 @@ class Page:
         return values
 
 
+@dataclass(frozen=True)
+class PageArgs:
+    """What `?page=&sort=&dir=` asks for, checked: a page of at least 1, a whitelisted sort."""
+
+    number: int
+    per_page: int
+    sort: str
+    direction: str
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+
+def page_args(sortable: Collection[str], default_sort: str,
+              default_direction: str = "desc") -> PageArgs:
+    try:
+        number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        number = 1
+    sort = request.args.get("sort", default_sort)
+    if sort not in sortable:
+        sort = default_sort
+    direction = request.args.get("dir", default_direction)
+    if direction not in ("asc", "desc"):
+        direction = default_direction
+    return PageArgs(number, current_app.extensions["gxpflow.settings"].page_size, sort,
+                    direction)
+
+
 def paginate(
     query: Select[Any],
     sortable: Mapping[str, ColumnElement[Any] | Any],
@@ -49,21 +79,10 @@ def paginate(
     scalars: bool = True,
 ) -> Page:
     """Apply `?page=&sort=&dir=` from the request to `query` (sort keys are whitelisted)."""
-    per_page = current_app.extensions["gxpflow.settings"].page_size
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    sort = request.args.get("sort", default_sort)
-    if sort not in sortable:
-        sort = default_sort
-    direction = request.args.get("dir", default_direction)
-    if direction not in ("asc", "desc"):
-        direction = default_direction
-    column = sortable[sort]
-    ordered = query.order_by(column.asc() if direction == "asc" else column.desc())
+    args = page_args(sortable, default_sort, default_direction)
+    column = sortable[args.sort]
+    ordered = query.order_by(column.asc() if args.direction == "asc" else column.desc())
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    window = ordered.limit(per_page).offset((page - 1) * per_page)
-    result = db.session.execute(window)
+    result = db.session.execute(ordered.limit(args.per_page).offset(args.offset))
     items = result.scalars().all() if scalars else result.all()
-    return Page(items, page, per_page, int(total or 0), sort, direction)
+    return Page(items, args.number, args.per_page, int(total or 0), args.sort, args.direction)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -27,7 +27,7 @@ from web.i18n import translate as _
 from web.inbox import bp
 from web.inbox.forms import AssignForm, TaskForm
 from web.inbox.history import blocked_attempts, history
-from web.paging import Page, paginate
+from web.paging import Page, page_args, paginate
 from web.security import requires
 from web.signing import PageSigner, first_in_session, meaning_label, remember_signature
 
@@ -73,18 +73,10 @@ def inbox_page() -> dict[str, Any]:
 
 
 def _tab_page(user_id: int, roles: Any, tab: str, default_sort: str, total: int) -> Page:
-    per_page = current_app.extensions["gxpflow.settings"].page_size
-    try:
-        number = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        number = 1
-    sort = request.args.get("sort", default_sort)
-    sort = sort if sort in inbox.SORTABLE else default_sort
-    direction = request.args.get("dir", "asc")
-    direction = direction if direction in ("asc", "desc") else "asc"
-    items = inbox.page(user_id, roles, tab, sort=sort, direction=direction, limit=per_page,
-                       offset=(number - 1) * per_page)
-    return Page(items, number, per_page, total, sort, direction)
+    args = page_args(inbox.SORTABLE, default_sort, "asc")
+    items = inbox.page(user_id, roles, tab, sort=args.sort, direction=args.direction,
+                       limit=args.per_page, offset=args.offset)
+    return Page(items, args.number, args.per_page, total, args.sort, args.direction)
 
 
 @bp.get("/")

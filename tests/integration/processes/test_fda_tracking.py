@@ -22,6 +22,17 @@ world = sw.world
 receiving_world = rc.world
 
 
+def _checked_sale(world: sw.World, subject: str) -> int:
+    """A sale of 45 thermometers, picked, checked and reviewed: waiting to ship."""
+    instance = sw.start(world, "oper", "outbound", subject)
+    sw.step(world, "oper", instance, "outbound.order", order(45))
+    sw.step(world, "oper", instance, "outbound.pick", pick("T-EARLY", "T-LATE"))
+    sw.step(world, "insp1", instance, "outbound.check",
+            {**CHECK_OK, "udi_scans": sw.label(sw.THERMO, "T-EARLY", sw.expiry_of("T-EARLY"))})
+    sw.step(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
+    return instance
+
+
 def _notices(app: Any) -> list[str]:
     with app.app_context():
         return [f"{subject}\n{body}" for subject, body in db.session.execute(
@@ -57,12 +68,7 @@ def test_a_tracked_device_sold_to_a_user_facility_needs_the_patient_data(
                           fda_tracked=True)
         md.update_party(audit.SYSTEM, md.get_party("CUS"), "A hospital", user_facility=True)
         db.session.commit()
-    instance = sw.start(world, "oper", "outbound", "SO-US-TRACK")
-    sw.step(world, "oper", instance, "outbound.order", order(45))
-    sw.step(world, "oper", instance, "outbound.pick", pick("T-EARLY", "T-LATE"))
-    sw.step(world, "insp1", instance, "outbound.check",
-            {**CHECK_OK, "udi_scans": sw.label(sw.THERMO, "T-EARLY", sw.expiry_of("T-EARLY"))})
-    sw.step(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
+    instance = _checked_sale(world, "SO-US-TRACK")
     ship = sw.open_task(world, "oper", instance, "outbound.ship")
     refused = sw.complete(world, "oper", ship, SHIP, expect=422)
     assert "fda-821-patient-data" in text(refused) and "patient_data" in text(refused)
@@ -84,12 +90,7 @@ def test_an_untracked_sale_or_a_sale_to_another_distributor_needs_no_patient_dat
         md.update_product(audit.SYSTEM, md.get_product("THERMO"), "21 CFR 821 order",
                           fda_tracked=True)  # CUS stays a distributor, not a user facility
         db.session.commit()
-    instance = sw.start(world, "oper", "outbound", "SO-US-DIST")
-    sw.step(world, "oper", instance, "outbound.order", order(45))
-    sw.step(world, "oper", instance, "outbound.pick", pick("T-EARLY", "T-LATE"))
-    sw.step(world, "insp1", instance, "outbound.check",
-            {**CHECK_OK, "udi_scans": sw.label(sw.THERMO, "T-EARLY", sw.expiry_of("T-EARLY"))})
-    sw.step(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
+    instance = _checked_sale(world, "SO-US-DIST")
     sw.step(world, "oper", instance, "outbound.ship", SHIP)
     assert sw.instance_status(world.app, instance) == "completed"
     assert not [n for n in _notices(world.app) if "notify manufacturer" in n]

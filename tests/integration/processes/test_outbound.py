@@ -267,10 +267,15 @@ def test_demo_leaves_a_shipped_outbound_and_a_release_for_the_quality_manager(
             HumanTask.instance_id == decision.id, HumanTask.status == "open"))
         assert waiting is not None
         assert (waiting.step, waiting.role) == ("release.decide", "quality_manager")
-        sale_id = sale.id
+        sale_id, decision_id = sale.id, decision.id
         assert demo.seed_outbound_and_release() == ["outbound and release: already seeded"]
         assert audit.verify().ok
     login(client, "qm", demo.DEMO_PASSWORD)
     page = client.get(f"/delivery-notes/{sale_id}")
     assert page.status_code == 200 and "上海仁康康复医院" in text(page)
     assert client.get(f"/delivery-notes/{sale_id}.pdf").data.startswith(b"%PDF")
+    # The sale's instance page links its delivery note; the release's has none.
+    instance_page = text(client.get(f"/processes/instances/{sale_id}"))
+    assert f'href="/delivery-notes/{sale_id}"' in instance_page
+    assert f'href="/delivery-notes/{sale_id}.pdf"' in instance_page
+    assert "/delivery-notes/" not in text(client.get(f"/processes/instances/{decision_id}"))
