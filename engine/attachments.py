@@ -20,7 +20,8 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from engine import audit
 from engine.db import UTCDateTime, db, utcnow
-from engine.errors import InvalidInput, NotFound
+from engine.errors import NotFound
+from engine.workflow.forms import FormInvalid
 
 #: The largest file one field accepts.
 MAX_BYTES = 10 * 1024 * 1024
@@ -71,13 +72,14 @@ def clean_filename(name: str) -> str:
 
 def store(actor: Any, filename: str, content: bytes, content_type: str = "",
           *, field: str = "file") -> StoredFile:
-    """Keep an uploaded file; refuses an empty or too large one, naming the field."""
+    """Keep an uploaded file; refuses an empty or too large one (`FormInvalid`, in English
+    and Chinese, under the field's name)."""
     name = clean_filename(filename)
     if not content:
-        raise InvalidInput(f"{name} is empty.", fields={field: f"{name} is empty."})
+        raise FormInvalid({field: {"en": f"{name} is empty.", "zh": f"{name} 是空文件。"}})
     if len(content) > MAX_BYTES:
-        raise InvalidInput(f"{name} is larger than {limit_text()}.",
-                           fields={field: f"{name} is larger than {limit_text()}."})
+        raise FormInvalid({field: {"en": f"{name} is larger than {limit_text()}.",
+                                   "zh": f"{name} 超过 {limit_text()}。"}})
     kind = (content_type or "").split(";")[0].strip().lower()[:100]
     if not kind or kind == "application/octet-stream":
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"

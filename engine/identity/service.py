@@ -249,18 +249,22 @@ def effective_roles(user: User, today: date | None = None) -> set[str]:
     today = today or utcnow().date()
     session = db.session()
     if _identity_changed(session):
-        session.info.pop(_TRAINED, None)  # unflushed changes: the query below flushes them
+        session.info.pop(_ROLES_KEY, None)  # unflushed changes: the query below flushes them
     identity_key: tuple[object, ...] | None = inspect(user).identity
     user_id = identity_key[0] if identity_key else user.id  # no reload of an expired user
     key = (user_id, today)
-    found: frozenset[str] | None = session.info.get(_TRAINED, {}).get(key)
+    found: frozenset[str] | None = session.info.get(_ROLES_KEY, {}).get(key)
     if found is None:
-        found = frozenset(
-            role for role, valid in session.execute(_ROLES_QUERY, {"user_id": user_id,
-                                                                   "today": today})
-            if valid or role == API_CLIENT)
-        session.info.setdefault(_TRAINED, {})[key] = found
+        found = _effective(session.execute(_ROLES_QUERY, {"user_id": user_id,
+                                                          "today": today}).all())
+        session.info.setdefault(_ROLES_KEY, {})[key] = found
     return set(found)
+
+
+def _effective(grants: Iterable[Any]) -> frozenset[str]:
+    """Roles from (role, has valid training) rows: an API client needs no training."""
+    return frozenset(role for role, valid in grants
+                     if role is not None and (valid or role == API_CLIENT))
 
 
 def load_user(user_id: int, today: date | None = None) -> tuple[User, bool] | None:
@@ -272,9 +276,8 @@ def load_user(user_id: int, today: date | None = None) -> tuple[User, bool] | No
     if not rows:
         return None
     user, mfa = rows[0][0], bool(rows[0][1])
-    roles = frozenset(role for _user, _mfa, role, valid in rows
-                      if role is not None and user.active and (valid or role == API_CLIENT))
-    db.session().info.setdefault(_TRAINED, {})[(user.id, today)] = roles
+    roles = _effective(row[2:] for row in rows) if user.active else frozenset()
+    db.session().info.setdefault(_ROLES_KEY, {})[(user.id, today)] = roles
     return user, mfa
 
 
@@ -293,20 +296,21 @@ _ROLES_QUERY = (
     .where(UserRole.user_id == bindparam("user_id"), UserRole.revoked_at.is_(None),
            User.active.is_(True)))
 
+#: Whether a role the user holds (granted, not revoked) demands two-factor log-in.
+_MFA_DEMANDED = exists().where(UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
+                               RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True))
+
 #: The user, whether a role they hold demands 2FA, and one row per grant not revoked with
 #: whether valid training for it exists on `today` (one row with no role when none).
 _USER_QUERY = (
-    select(User,
-           exists().where(UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
-                          RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True)),
-           UserRole.role, _valid_training(bindparam("today")))
+    select(User, _MFA_DEMANDED, UserRole.role, _valid_training(bindparam("today")))
     .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.revoked_at.is_(None)))
     .where(User.id == bindparam("user_id"))
     .options(lazyload(User.roles)))
 
 
 #: session.info key: {(user id, day): effective roles} read in this transaction.
-_TRAINED = "gxpflow.identity.effective"
+_ROLES_KEY = "gxpflow.identity.effective"
 #: Rows whose change can change someone's effective roles.
 _IDENTITY_ROWS = (User, UserRole, Training)
 
@@ -317,25 +321,25 @@ def _identity_changed(session: Session) -> bool:
                for obj in (*session.new, *session.dirty, *session.deleted))
 
 
-def _forget_trained(session: Session, *_args: object) -> None:
-    session.info.pop(_TRAINED, None)
+def _forget_roles(session: Session, *_args: object) -> None:
+    session.info.pop(_ROLES_KEY, None)
 
 
-def _forget_trained_if_written(session: Session, _context: object) -> None:
+def _forget_roles_if_written(session: Session, _context: object) -> None:
     if _identity_changed(session):
-        session.info.pop(_TRAINED, None)
+        session.info.pop(_ROLES_KEY, None)
 
 
-def _forget_trained_on_dml(execute_state: ORMExecuteState) -> None:
+def _forget_roles_on_dml(execute_state: ORMExecuteState) -> None:
     if not execute_state.is_select and any(
             mapper.class_ in _IDENTITY_ROWS for mapper in execute_state.all_mappers):
-        execute_state.session.info.pop(_TRAINED, None)
+        execute_state.session.info.pop(_ROLES_KEY, None)
 
 
-event.listen(Session, "after_transaction_end", _forget_trained)
-event.listen(Session, "after_soft_rollback", _forget_trained)
-event.listen(Session, "after_flush", _forget_trained_if_written)
-event.listen(Session, "do_orm_execute", _forget_trained_on_dml)
+event.listen(Session, "after_transaction_end", _forget_roles)
+event.listen(Session, "after_soft_rollback", _forget_roles)
+event.listen(Session, "after_flush", _forget_roles_if_written)
+event.listen(Session, "do_orm_execute", _forget_roles_on_dml)
 
 
 def suspended_roles(user: User, today: date | None = None) -> set[str]:
@@ -362,13 +366,7 @@ def _check_role(role: str) -> None:
 
 
 def mfa_required(user: User) -> bool:
-    roles = granted_roles(user)
-    if not roles:
-        return False
-    return bool(db.session.scalar(
-        select(func.count()).select_from(RolePolicy)
-        .where(RolePolicy.role.in_(roles), RolePolicy.mfa_required.is_(True))
-    ))
+    return bool(db.session.scalar(select(_MFA_DEMANDED).where(User.id == user.id)))
 
 
 def set_mfa_required(actor: User, role: str, required: bool) -> None:

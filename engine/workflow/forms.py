@@ -571,7 +571,7 @@ class FormSpec:
     """The fields of one task's form, in order."""
 
     fields: tuple[FieldSpec, ...] = ()
-    #: Built marshmallow schemas by time zone (see `_schema`).
+    #: Built marshmallow schemas by time zone (see `schema`).
     _schemas: dict[tzinfo | None, Schema] = field(default_factory=dict, init=False,
                                                   compare=False, hash=False, repr=False)
 
@@ -610,13 +610,26 @@ class FormSpec:
                 continue
             cleaned[key] = value
         try:
-            result: dict[str, Any] = _schema(self, tz).load(cleaned)
+            result: dict[str, Any] = self.schema(tz).load(cleaned)
         except ValidationError as err:
             errors.update(self._messages(err.normalized_messages()))
             raise FormInvalid(errors) from None
         if errors:
             raise FormInvalid(errors)
         return result
+
+    def schema(self, tz: tzinfo | None) -> Schema:
+        """The marshmallow schema of this form for a time zone, built once (loading does not
+        change a schema, so one instance serves every request)."""
+        found = self._schemas.get(tz)
+        if found is None:
+            schema_fields: dict[str, fields.Field[Any]] = {
+                spec.name: _FormField(spec, tz) for spec in self.fields
+            }
+            found = Schema.from_dict(schema_fields, name="TaskForm")(unknown=RAISE)
+            found.error_messages = {**found.error_messages, "unknown": "unknown"}
+            self._schemas[tz] = found
+        return found
 
     def _messages(self, raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         messages: dict[str, dict[str, str]] = {}
@@ -629,21 +642,6 @@ class FormSpec:
             else:
                 messages[name] = spec.message(code if code in _MESSAGES else f"invalid_{spec.type}")
         return messages
-
-
-def _schema(form: FormSpec, tz: tzinfo | None) -> Schema:
-    """The marshmallow schema of a form for a time zone, built once (loading does not change
-    a schema, so one instance serves every request)."""
-    found = form._schemas.get(tz)
-    if found is not None:
-        return found
-    schema_fields: dict[str, fields.Field[Any]] = {
-        spec.name: _FormField(spec, tz) for spec in form.fields
-    }
-    schema = Schema.from_dict(schema_fields, name="TaskForm")(unknown=RAISE)
-    schema.error_messages = {**schema.error_messages, "unknown": "unknown"}
-    form._schemas[tz] = schema
-    return schema
 
 
 def _plain_message(code: str) -> dict[str, str]:

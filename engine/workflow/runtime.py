@@ -93,7 +93,7 @@ class StepContext:
     #: Facts the server computed for this step (licence validity, stock status...): they win
     #: over task data and form fields of the same name, so a form cannot claim them.
     facts: dict[str, Any] = field(default_factory=dict)
-    #: What a step's facts and effects both need (read once per completion, see `shared`).
+    #: What a step's facts and effects both need (read once per completion, see `once`).
     shared: dict[str, Any] = field(default_factory=dict)
 
     def once(self, key: str, make: Callable[[], Any]) -> Any:

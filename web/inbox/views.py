@@ -187,16 +187,8 @@ def _uploads(name: str, user: User) -> list[attachments.StoredFile]:
     for upload in request.files.getlist(name):
         if not upload or not upload.filename:
             continue
-        content = upload.stream.read(attachments.MAX_BYTES + 1)
-        filename = attachments.clean_filename(upload.filename)
-        if len(content) > attachments.MAX_BYTES:
-            limit = attachments.limit_text()
-            raise FormInvalid({name: {"en": f"{filename} is larger than {limit}.",
-                                      "zh": f"{filename} 超过 {limit}。"}})
-        if not content:
-            raise FormInvalid({name: {"en": f"{filename} is empty.",
-                                      "zh": f"{filename} 是空文件。"}})
-        stored.append(attachments.store(user, filename, content, upload.mimetype or "",
+        content = upload.stream.read(attachments.MAX_BYTES + 1)  # one byte over: refused
+        stored.append(attachments.store(user, upload.filename, content, upload.mimetype or "",
                                         field=name))
     return stored
 
@@ -291,10 +283,8 @@ def task(task_id: int) -> tuple[str, int] | Response:
                 remember_signature()
             flash(_("Task completed: {title}.", title=title), "info")
             return redirect(url_for("inbox.index"))
-        if posted:  # the form was read: show what was sent, with its errors
-            state["values"] = {k: v for k, v in posted.items()
-                               if not (isinstance(v, list) and v
-                                       and isinstance(v[0], attachments.StoredFile))}
+        if posted:  # the form was read: show what was sent (a file chooser shows nothing)
+            state["values"] = posted
     row = runtime.task_row(task_id)
     instance = db.session.get_one(ProcessInstance, row.instance_id)
     meta, data = _load(row) if row.status == "open" else (None, {})
