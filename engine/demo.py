@@ -11,25 +11,28 @@ from engine.identity import service as identity
 
 DEMO_PASSWORD = "Demo-pass-2026"  # noqa: S105 - published demo password
 
-DEMO_USERS: tuple[tuple[str, str, str], ...] = (
-    ("clerk", "Li Ming 李明", roles.RECEIVING_CLERK),
-    ("inspector", "Wang Fang 王芳", roles.INSPECTOR),
-    ("inspector2", "Zhao Lei 赵磊", roles.INSPECTOR),
-    ("operator", "Chen Jie 陈杰", roles.WAREHOUSE_OPERATOR),
-    ("qm", "Liu Yang 刘洋", roles.QUALITY_MANAGER),
-    ("compliance", "Sarah Miller", roles.COMPLIANCE_OFFICER),
-    ("owner", "Hans Weber", roles.PROCESS_OWNER),
-    ("admin", "Admin 管理员", roles.ADMINISTRATOR),
-    ("auditor", "Emma Dubois", roles.AUDITOR),
-    ("erp", "ERP integration", roles.API_CLIENT),
+DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
+    # user name, full name, role, the time zone of their site (times show in it)
+    ("clerk", "Li Ming 李明", roles.RECEIVING_CLERK, "Asia/Shanghai"),
+    ("inspector", "Wang Fang 王芳", roles.INSPECTOR, "Asia/Shanghai"),
+    ("inspector2", "Zhao Lei 赵磊", roles.INSPECTOR, "Asia/Shanghai"),
+    ("operator", "Chen Jie 陈杰", roles.WAREHOUSE_OPERATOR, "Asia/Shanghai"),
+    ("qm", "Liu Yang 刘洋", roles.QUALITY_MANAGER, "Asia/Shanghai"),
+    ("compliance", "Sarah Miller", roles.COMPLIANCE_OFFICER, "America/Chicago"),
+    ("owner", "Hans Weber", roles.PROCESS_OWNER, "Europe/Amsterdam"),
+    ("admin", "Admin 管理员", roles.ADMINISTRATOR, "Asia/Shanghai"),
+    ("auditor", "Emma Dubois", roles.AUDITOR, "Europe/Amsterdam"),
+    ("erp", "ERP integration", roles.API_CLIENT, None),
 )
 
 
 def seed_users() -> list[str]:
     """Create the demo users (kept if they exist); returns a line per user."""
     lines = []
-    for username, full_name, role in DEMO_USERS:
+    for username, full_name, role, zone in DEMO_USERS:
         user = identity.find_user(username)
+        if user is not None and user.timezone is None and zone:  # keep a zone chosen since
+            identity.set_preferences(audit.SYSTEM, user, zone, user.locale)
         if user is None:
             user = identity.create_user(audit.SYSTEM, username, full_name, DEMO_PASSWORD,
                                         must_change_password=False)
@@ -39,6 +42,8 @@ def seed_users() -> list[str]:
                                          date.today() + timedelta(days=335),
                                          "Demo induction training")
             identity.grant_role(audit.SYSTEM, user, role)
+            if zone:
+                identity.set_preferences(audit.SYSTEM, user, zone, None)
         lines.append(f"{username:12} {roles.ROLES[role]['en']}")
     return lines
 

@@ -126,10 +126,25 @@ def translate(message: str, **values: Any) -> str:
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """A stored UTC time shown in the user's zone, with the zone named."""
+    """A stored UTC time shown in the user's zone, with the zone named: its abbreviation and,
+    away from UTC, its offset ("CST" alone is Shanghai's and Chicago's)."""
     if value is None:
         return ""
-    return value.astimezone(get_timezone()).strftime(fmt)
+    local = value.astimezone(get_timezone())
+    if "%Z" in fmt:
+        fmt = fmt.replace("%Z", zone_label(local).replace("%", "%%"))
+    return local.strftime(fmt)
+
+
+def zone_label(local: datetime) -> str:
+    """`CST (UTC+08:00)`, `CET (UTC+01:00)`, `UTC`."""
+    name, offset = local.tzname() or "", local.utcoffset()
+    if not offset:
+        return name or "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    hours, rest = divmod(abs(minutes), 60)
+    utc = f"UTC{'+' if minutes >= 0 else '-'}{hours:02d}:{rest:02d}"
+    return utc if not name or name[0] in "+-" else f"{name} ({utc})"
 
 
 def _settings() -> Settings:

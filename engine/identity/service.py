@@ -3,6 +3,7 @@ log-in, API tokens and in-app notifications. Services flush; the caller commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
 from typing import Any
+from zoneinfo import available_timezones
 
 import pyotp
 import qrcode
@@ -22,6 +24,7 @@ from sqlalchemy import and_, bindparam, event, exists, func, inspect, or_, selec
 from sqlalchemy.orm import ORMExecuteState, Session, lazyload
 
 from engine import audit
+from engine.config import LOCALES
 from engine.db import db, utcnow
 from engine.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from engine.identity import proofs
@@ -144,6 +147,34 @@ def set_active(actor: User, user: User, active: bool, reason: str) -> None:
                  reason_required=True)
     user.active = active
     db.session.flush()
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA zones a user may show times in (not the host's `localtime` alias)."""
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def set_preferences(actor: User | audit.Actor, user: User, timezone: str | None,
+                    locale: str | None) -> None:
+    """Set the zone a user sees times in and the language of their pages (None: the
+    configured default). Users set their own; setting another's needs `users.manage`."""
+    if isinstance(actor, User) and actor.id != user.id:
+        require(actor, "users.manage")
+    fields = {}
+    if timezone is not None and timezone not in time_zones():
+        fields["timezone"] = "Choose a listed time zone."
+    if locale is not None and locale not in LOCALES:
+        fields["locale"] = "Choose a listed language."
+    if fields:
+        raise InvalidInput("The preferences were not saved.", fields=fields)
+    before = {"timezone": user.timezone, "locale": user.locale}
+    after = {"timezone": timezone, "locale": locale}
+    if after == before:
+        return
+    user.timezone, user.locale = timezone, locale
+    db.session.flush()
+    audit.record(actor, "user.preferences", "user", user.id, before=before, after=after)
 
 
 def record_training(actor: User | audit.Actor, user: User, role: str, trained_on: date,

@@ -22,6 +22,9 @@ class CreateUserForm(FlaskForm):
     full_name = StringField("Printed name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("E-mail", validators=[Optional(), Length(max=200)])
     password = PasswordField("Temporary password", validators=[DataRequired(), Length(max=200)])
+    #: Optional: empty keeps the configured default; `engine.identity` refuses unknown values.
+    timezone = SelectField("Time zone", validate_choice=False)
+    locale = SelectField("Language", validate_choice=False)
 
 
 class ReasonForm(FlaskForm):

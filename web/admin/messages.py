@@ -134,5 +134,10 @@ add_messages(
             "签名姓名为必填项：它会显示在电子签名上。",
         "This user name is taken.": "该用户名已被占用。",
         "The password does not meet the policy.": "密码不符合密码策略。",
+        "Default": "默认",
+        "Default ({value})": "默认（{value}）",
+        "The preferences were not saved.": "偏好设置未保存。",
+        "Choose a listed time zone.": "请选择列表中的时区。",
+        "Choose a listed language.": "请选择列表中的语言。",
     }
 )

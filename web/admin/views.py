@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -19,7 +19,7 @@ from engine.errors import GxpError, NotFound
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.identity.models import ApiToken, RolePolicy, User, UserRole
-from web import security
+from web import security, settings_of
 from web.admin import bp
 from web.admin.forms import (
     ConfirmReasonForm,
@@ -31,6 +31,7 @@ from web.admin.forms import (
     TokenForm,
     TrainingForm,
 )
+from web.auth.forms import LANGUAGE_NAMES, language_choices, timezone_choices
 from web.i18n import get_locale
 from web.i18n import translate as _
 from web.paging import paginate
@@ -64,12 +65,22 @@ def role_name(role: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"role_name": role_name}
+    return {"role_name": role_name, "language_name": LANGUAGE_NAMES.get}
 
 
 def _role_choices(include_api_client: bool = True) -> list[tuple[str, str]]:
     return [(role, role_name(role)) for role in roles.ROLES
             if include_api_client or role != roles.API_CLIENT]
+
+
+def _preference_choices(form: CreateUserForm) -> None:
+    """Every IANA zone and language, after an empty choice that keeps the configured default."""
+    settings = settings_of(current_app)
+    form.timezone.choices = [("", _("Default ({value})", value=settings.default_timezone)),
+                             *((zone, zone) for zone in timezone_choices())]
+    form.locale.choices = [("", _("Default ({value})",
+                                  value=LANGUAGE_NAMES.get(settings.default_locale, ""))),
+                           *language_choices()]
 
 
 def _refused(error: GxpError) -> None:
@@ -113,12 +124,16 @@ def index() -> str:
 @requires("users.manage")
 def create_user() -> str | Response:
     form = CreateUserForm()
+    _preference_choices(form)
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             user = identity.create_user(security.user(), form.username.data or "",
                                         form.full_name.data or "", form.password.data or "",
                                         email=form.email.data or "", must_change_password=True)
+            if form.timezone.data or form.locale.data:
+                identity.set_preferences(security.user(), user, form.timezone.data or None,
+                                         form.locale.data or None)
         except GxpError as refused:
             _refused(refused)
             errors = {name: str(reason) for name, reason in refused.fields.items()}

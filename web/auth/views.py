@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from engine.db import db
+from engine.db import db, utcnow
 from engine.errors import GxpError, InvalidInput, NotAuthenticated
 from engine.identity import service as identity
 from engine.identity.models import User
 from web import security
 from web.auth import bp
-from web.auth.forms import ChangePasswordForm, CodeForm, EmptyForm, LoginForm
+from web.auth.forms import ChangePasswordForm, CodeForm, EmptyForm, LoginForm, PreferencesForm
+from web.i18n import get_locale, get_timezone
 from web.i18n import translate as _
 
 
@@ -118,3 +119,29 @@ def enrol_totp() -> str | Response:
     uri = identity.totp_uri(me)
     return render_template("auth/enrol_totp.html", form=form, qr=identity.qr_svg(uri),
                            secret=me.totp_secret)
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+def preferences() -> tuple[str, int] | Response:
+    """The logged-in user's time zone and language; the next page already uses them."""
+    me = security.user()
+    form = PreferencesForm(timezone=me.timezone or get_timezone().key,
+                           locale=me.locale or get_locale())
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            identity.set_preferences(me, me, form.timezone.data or "", form.locale.data or "")
+        except GxpError as refused:
+            db.session.rollback()
+            errors = {name: _("{field}: {reason}", field=_(form[name].label.text),
+                              reason=_(str(reason)))
+                      for name, reason in refused.fields.items() if name in form}
+            flash(" ".join([_(refused.message), *errors.values()]), "error")
+        else:
+            db.session.commit()
+            session["timezone"], session["locale"] = me.timezone, me.locale
+            flash("Your preferences were saved.", "info")  # shown in the language just chosen
+            return redirect(url_for("auth.preferences"))
+    status = 422 if errors else 200
+    return render_template("auth/preferences.html", form=form, errors=errors,
+                           now=utcnow(), zone=get_timezone().key), status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask import current_app, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -56,6 +56,8 @@ def set_language(code: str) -> Response:
         target = url_for("core.home")
     response = redirect(target)
     if code in LOCALES:
+        if "locale" in session:  # a saved preference put it there at log-in: this wins now
+            session["locale"] = code
         response.set_cookie(
             "gxpflow_locale", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
         )
