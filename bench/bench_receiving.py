@@ -225,7 +225,7 @@ def bare_cost(app: Any, instances: int) -> list[float]:
             if text is None:
                 continue
             began = time.perf_counter()
-            workflow = serialization.loads(text)
+            workflow = serialization.loads(text, share_specs=False)
             ready = ready_user_tasks(workflow)
             if ready:
                 try:

@@ -106,6 +106,14 @@ def _drop_after_commit(session: Any, _previous: Any) -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+def ends_work(transaction: Any) -> bool:
+    """Whether an ending session transaction is a transaction or a savepoint, not the inner
+    one each flush opens and closes (state kept "for the transaction" survives flushes)."""
+    from sqlalchemy.orm import SessionTransactionOrigin
+
+    return bool(transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION)
+
+
 def install_session_hooks() -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session

@@ -97,12 +97,12 @@ def _load_session_user() -> Response | None:
         session.clear()
         flash("Your session was idle too long; log in again.", "warning")
         return None
-    row = identity.load_user(user_id)
-    if row is None or not row[0].active or row[0].locked_at is not None:
+    loaded = identity.load_user(user_id)
+    if loaded is None or not loaded.user.active or loaded.user.locked_at is not None:
         session.clear()
         return None
     session["seen"] = now.isoformat()
-    g.user, g.mfa_required = row[0], bool(row[1])
+    g.user, g.mfa_required, g.unread = loaded.user, loaded.mfa_required, loaded.unread
     return None
 
 
@@ -170,6 +170,8 @@ def unread_count() -> int:
     found = g.get("user")
     if found is None:
         return 0
+    if "unread" in g:  # read with the user at the start of the request
+        return int(g.unread)
     return int(db.session.scalar(
         select(func.count()).select_from(Notification)
         .where(Notification.user_id == found.id, Notification.read_at.is_(None))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, lazyload
 
 from engine import audit
 from engine.config import LOCALES
-from engine.db import db, utcnow
+from engine.db import db, ends_work, utcnow
 from engine.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from engine.identity import proofs
 from engine.identity.models import (
@@ -298,18 +298,27 @@ def _effective(grants: Iterable[Any]) -> frozenset[str]:
                      if role is not None and (valid or role == API_CLIENT))
 
 
-def load_user(user_id: int, today: date | None = None) -> tuple[User, bool] | None:
-    """A user and whether a role they hold demands two-factor log-in, in one statement that
-    also reads their effective roles (kept for the transaction, as `effective_roles` keeps
-    them): what every request of a logged-in person needs first."""
+@dataclass(frozen=True)
+class LoadedUser:
+    user: User
+    mfa_required: bool
+    """Whether a role they hold demands two-factor log-in."""
+    unread: int
+    """Their unread in-app notifications (the header's badge)."""
+
+
+def load_user(user_id: int, today: date | None = None) -> LoadedUser | None:
+    """A user, the 2FA demand and their unread notifications in one statement that also reads
+    their effective roles (kept for the transaction, as `effective_roles` keeps them): what
+    every request of a logged-in person needs first."""
     today = today or utcnow().date()
     rows = db.session.execute(_USER_QUERY, {"user_id": user_id, "today": today}).all()
     if not rows:
         return None
-    user, mfa = rows[0][0], bool(rows[0][1])
-    roles = _effective(row[2:] for row in rows) if user.active else frozenset()
+    user, mfa, unread = rows[0][0], bool(rows[0][1]), int(rows[0][2] or 0)
+    roles = _effective(row[3:] for row in rows) if user.active else frozenset()
     db.session().info.setdefault(_ROLES_KEY, {})[(user.id, today)] = roles
-    return user, mfa
+    return LoadedUser(user, mfa, unread)
 
 
 def _valid_training(today: Any) -> Any:
@@ -331,10 +340,16 @@ _ROLES_QUERY = (
 _MFA_DEMANDED = exists().where(UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
                                RolePolicy.role == UserRole.role, RolePolicy.mfa_required.is_(True))
 
-#: The user, whether a role they hold demands 2FA, and one row per grant not revoked with
-#: whether valid training for it exists on `today` (one row with no role when none).
+#: How many of the user's in-app notifications are unread.
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+           .scalar_subquery())
+
+#: The user, whether a role they hold demands 2FA, their unread notifications, and one row
+#: per grant not revoked with whether valid training for it exists on `today` (one row with
+#: no role when none).
 _USER_QUERY = (
-    select(User, _MFA_DEMANDED, UserRole.role, _valid_training(bindparam("today")))
+    select(User, _MFA_DEMANDED, _UNREAD, UserRole.role, _valid_training(bindparam("today")))
     .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.revoked_at.is_(None)))
     .where(User.id == bindparam("user_id"))
     .options(lazyload(User.roles)))
@@ -356,6 +371,11 @@ def _forget_roles(session: Session, *_args: object) -> None:
     session.info.pop(_ROLES_KEY, None)
 
 
+def _forget_roles_at_end(session: Session, transaction: object) -> None:
+    if ends_work(transaction):  # not at each flush: what they read is still so
+        _forget_roles(session)
+
+
 def _forget_roles_if_written(session: Session, _context: object) -> None:
     if _identity_changed(session):
         session.info.pop(_ROLES_KEY, None)
@@ -367,7 +387,7 @@ def _forget_roles_on_dml(execute_state: ORMExecuteState) -> None:
         execute_state.session.info.pop(_ROLES_KEY, None)
 
 
-event.listen(Session, "after_transaction_end", _forget_roles)
+event.listen(Session, "after_transaction_end", _forget_roles_at_end)
 event.listen(Session, "after_soft_rollback", _forget_roles)
 event.listen(Session, "after_flush", _forget_roles_if_written)
 event.listen(Session, "do_orm_execute", _forget_roles_on_dml)

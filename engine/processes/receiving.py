@@ -28,13 +28,20 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.orm import defaultload
 
 from engine.db import db
 from engine.errors import GxpError, InvalidInput
-from engine.identity.models import User
+from engine.identity import service as identity
 from engine.ledger import service as ledger
-from engine.ledger.models import Lot, TemperatureImport, TemperatureReading
+from engine.ledger.models import (
+    Lot,
+    StockBalance,
+    StockMovement,
+    TemperatureImport,
+    TemperatureReading,
+)
 from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
 from engine.processes import effect, facts
@@ -703,17 +710,25 @@ def putaway_facts(context: StepContext) -> dict[str, Any]:
 def _quarantined(product: Product, site: Site, instance_id: str) -> list[dict[str, Any]]:
     """What this process received that is still in quarantine where it was received:
     (lot, serial, location, quantity)."""
-    received = {(m.lot_id, m.to_location_id) for m in ledger.movements(instance_id=instance_id)
-                if m.kind in ("receive", "return")}
-    if not received:
-        return []
-    rows = []
-    for balance in ledger.balances(lots=sorted({lot_id for lot_id, _ in received}),
-                                   status="quarantine"):
-        if (balance.lot_id, balance.location_id) in received:
-            rows.append({"lot": balance.lot, "serial": balance.serial,
-                         "location": balance.location, "quantity": balance.quantity})
-    return rows
+    balances = db.session.scalars(_QUARANTINED, {"instance_id": instance_id})
+    return [{"lot": b.lot, "serial": b.serial, "location": b.location, "quantity": b.quantity}
+            for b in balances]
+
+
+#: Quarantined balances of the lots an instance received, where it received them, in one
+#: statement (the parties' licences are not needed here: not loaded).
+_QUARANTINED = (
+    select(StockBalance).where(
+        StockBalance.status == "quarantine", StockBalance.quantity > 0,
+        exists().where(StockMovement.instance_id == bindparam("instance_id"),
+                       StockMovement.kind.in_(("receive", "return")),
+                       StockMovement.lot_id == StockBalance.lot_id,
+                       StockMovement.to_location_id == StockBalance.location_id))
+    .order_by(StockBalance.location_id, StockBalance.lot_id, StockBalance.serial)
+    .execution_options(populate_existing=True)
+    .options(defaultload(StockBalance.lot).defaultload(Lot.supplier).lazyload(Party.licences),
+             defaultload(StockBalance.lot).defaultload(Lot.product)
+             .defaultload(Product.manufacturer).lazyload(Party.licences)))
 
 
 @effect(PUTAWAY)
@@ -724,7 +739,9 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
     putaway = _putaway(context)
     inspection = putaway.inspection
     compliance = _compliance(outcome)
-    inspector = db.session.get(User, context.performers.get(INSPECT) or inspection["inspector"])
+    # The inspector with their roles in one statement (the putaway checks they may inspect).
+    found = identity.load_user(context.performers.get(INSPECT) or inspection["inspector"])
+    inspector = found.user if found is not None else None
     if inspector is None:
         raise InvalidInput("The inspection's performer is unknown; the putaway cannot proceed.")
     refs = _refs(context)

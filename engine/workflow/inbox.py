@@ -10,11 +10,22 @@ itself: it sorts every open task of the roles.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+)
 
 from engine.db import db, utcnow
 from engine.workflow.models import HumanTask, ProcessInstance
@@ -60,21 +71,26 @@ def _filters(step: str | None, search: str | None, site_code: str | None,
     return found
 
 
-def _parts(user_id: int, roles: Collection[str], view: str, now: datetime,
+#: The user and the time a tab is read for: parameters of the prebuilt statements.
+USER, NOW = bindparam("user_id", type_=Integer), bindparam("now", type_=HumanTask.due_at.type)
+LIMIT, OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+
+
+def _parts(roles: Collection[str], view: str,
            filters: Sequence[ColumnElement[bool]] = ()) -> list[Select[Any]]:
-    """The tab as separate queries, each served by one partial index: my open tasks
-    (`ix_human_task_open_assignee`) and the unclaimed open tasks of each role
+    """The tab (of USER at NOW) as separate queries, each served by one partial index: my
+    open tasks (`ix_human_task_open_assignee`) and the unclaimed open tasks of each role
     (`ix_human_task_open_role`, `ix_human_task_unclaimed_due`)."""
     conditions: list[list[ColumnElement[bool]]] = []
     if view != "unclaimed":
-        conditions.append([HumanTask.assignee_id == user_id])
+        conditions.append([HumanTask.assignee_id == USER])
     if view != "mine":
         conditions.extend([HumanTask.assignee_id.is_(None), HumanTask.role == role]
                           for role in sorted(set(roles)))
     parts = []
     for where in conditions:
         if view == "overdue":
-            where.append(HumanTask.due_at < now)
+            where.append(HumanTask.due_at < NOW)
         parts.append(select(HumanTask).where(HumanTask.status == "open", *where, *filters))
     return parts
 
@@ -85,11 +101,19 @@ def page(user_id: int, roles: Collection[str], view: str = "all", *, sort: str =
          process_key: str | None = None) -> list[HumanTask]:
     """One page of a tab: the rows `inbox_query` gives in this order (a SORTABLE key, ties by
     id), reading each part in that order up to `offset + limit` rows."""
-    column = SORTABLE[sort]
-    parts = _parts(user_id, roles, view, utcnow(),
-                   _filters(step, search, site_code, process_key))
-    if not parts:
+    if not roles and view == "unclaimed":
         return []
+    shape = (tuple(sorted(set(roles))), view, sort, direction)
+    filters = _filters(step, search, site_code, process_key)
+    query = _build_page(*shape, filters) if filters else _page_query(*shape)
+    return list(db.session.scalars(query, {"user_id": user_id, "now": utcnow(),
+                                           "limit": limit, "offset": offset}))
+
+
+def _build_page(roles: tuple[str, ...], view: str, sort: str, direction: str,
+                filters: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+    """The statement of `page`, for USER at NOW, LIMIT rows from OFFSET."""
+    column = SORTABLE[sort]
 
     def order(sort_column: Any, tie: Any) -> list[Any]:
         if direction == "desc":
@@ -97,16 +121,19 @@ def page(user_id: int, roles: Collection[str], view: str = "all", *, sort: str =
         return [sort_column.asc(), tie.asc()]
 
     cut = []
-    for part in parts:
+    for part in _parts(roles, view, filters):
         ordered = (part.with_only_columns(HumanTask.id, column)
-                   .order_by(*order(column, HumanTask.id)).limit(offset + limit).subquery())
+                   .order_by(*order(column, HumanTask.id)).limit(LIMIT + OFFSET).subquery())
         cut.append(select(ordered.c.id, ordered.c[column.key]))
     merged = union_all(*cut).subquery()
     ids = (select(merged.c.id).order_by(*order(merged.c[column.key], merged.c.id))
-           .limit(limit).offset(offset))
-    query = select(HumanTask).where(HumanTask.id.in_(ids)).order_by(
+           .limit(LIMIT).offset(OFFSET))
+    return select(HumanTask).where(HumanTask.id.in_(ids)).order_by(
         *order(column, HumanTask.id))
-    return list(db.session.scalars(query))
+
+
+_page_query = functools.lru_cache(maxsize=512)(_build_page)
+"""Unfiltered pages, built once per tab shape (building costs more than running them)."""
 
 
 COUNT_CAP = 1000
@@ -131,20 +158,28 @@ def counts(user_id: int, roles: Collection[str]) -> dict[str, TaskCount]:
     """How many open tasks each tab of a user's inbox holds (mine, unclaimed, overdue), in one
     query; each part stops at COUNT_CAP + 1 rows, so a busy role costs no more than a quiet
     one."""
-    views = ("mine", "unclaimed", "overdue")
-    now = utcnow()
+    row = db.session.execute(_counts_query(tuple(sorted(set(roles)))),
+                             {"user_id": user_id, "now": utcnow()}).one()
+    return {view: TaskCount(value or 0) for view, value in zip(COUNTED, row, strict=True)}
+
+
+COUNTED = ("mine", "unclaimed", "overdue")
+
+
+@functools.lru_cache(maxsize=256)
+def _counts_query(roles: tuple[str, ...]) -> Select[Any]:
+    """The statement of `counts` for users with these roles (built once)."""
     capped = []
-    for view in views:
+    for view in COUNTED:
         parts = [part.with_only_columns(HumanTask.id).limit(COUNT_CAP + 1).subquery()
-                 for part in _parts(user_id, roles, view, now)]
+                 for part in _parts(roles, view)]
         if not parts:
             capped.append(select(func.count()).where(false()).scalar_subquery())
             continue
         merged = union_all(*(select(part.c.id) for part in parts)).subquery()
         capped.append(select(func.count()).select_from(
             select(merged.c.id).limit(COUNT_CAP + 1).subquery()).scalar_subquery())
-    row = db.session.execute(select(*capped)).one()
-    return {view: TaskCount(value or 0) for view, value in zip(views, row, strict=True)}
+    return select(*capped)
 
 
 def process_keys(tasks: Iterable[HumanTask]) -> dict[int, str]:
@@ -152,9 +187,12 @@ def process_keys(tasks: Iterable[HumanTask]) -> dict[int, str]:
     ids = {task.instance_id for task in tasks}
     if not ids:
         return {}
-    rows = db.session.execute(select(ProcessInstance.id, ProcessInstance.process_key)
-                              .where(ProcessInstance.id.in_(ids))).all()
-    return {instance_id: key for instance_id, key in rows}
+    return {instance_id: key for instance_id, key in db.session.execute(_PROCESS_KEYS,
+                                                                          {"ids": list(ids)})}
+
+
+_PROCESS_KEYS = select(ProcessInstance.id, ProcessInstance.process_key).where(
+    ProcessInstance.id.in_(bindparam("ids", expanding=True)))
 
 
 SORTABLE = {

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
-from engine.db import db, utcnow
+from engine.db import db, ends_work, utcnow
 from engine.errors import Conflict, GxpError, InvalidInput, NotFound, PermissionDenied
 from engine.identity import service as identity
 from engine.identity.models import User
@@ -62,19 +62,21 @@ _CLOSE_TASK = (
     .values({name: bindparam(name) for name in ("status", "completed_at", "completed_by",
                                                 "assignee_id")}))
 _INSERT_HISTORY = TaskHistory.__table__.insert()
-_LOCK_TASK = (
+_TASK_WITH_INSTANCE = (
     select(ProcessInstance, HumanTask)
     .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-    .where(HumanTask.id == bindparam("task_id"))
-    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+    .where(HumanTask.id == bindparam("task_id")))
+_LOCK_TASK = (_TASK_WITH_INSTANCE.with_for_update(of=ProcessInstance)
+              .execution_options(populate_existing=True))
 #: session.info key: {human task id: (instance, task)} locked in this transaction.
 _LOCKED = "gxpflow.workflow.locked"
 
 
 @orm_event.listens_for(Session, "after_transaction_end")
-def _forget_locks(session: Session, _transaction: object) -> None:
+def _forget_locks(session: Session, transaction: object) -> None:
     """A lock ends with its transaction (a savepoint's rollback releases its locks too)."""
-    session.info.pop(_LOCKED, None)
+    if ends_work(transaction):
+        session.info.pop(_LOCKED, None)
 
 
 # -- the gate and step effects, supplied by the processes layer ------------------------------
@@ -370,6 +372,13 @@ class Runtime:
             db.session.add(TimerDue(instance_id=instance.id, due_at=due))
 
     # -- tasks -----------------------------------------------------------------------------
+
+    def task_with_instance(self, human_task_id: int) -> tuple[ProcessInstance, HumanTask]:
+        """A human task and its instance, in one statement (no lock: for showing them)."""
+        found = db.session.execute(_TASK_WITH_INSTANCE, {"task_id": human_task_id}).one_or_none()
+        if found is None:
+            raise NotFound(f"Task {human_task_id} does not exist.")
+        return found[0], found[1]
 
     def task_row(self, human_task_id: int) -> HumanTask:
         row = db.session.get(HumanTask, human_task_id)

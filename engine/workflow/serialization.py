@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -36,10 +37,45 @@ class WorkflowStateInvalid(GxpError):
     status = 500
 
 
+class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Restores a workflow with the process specs of an earlier restore when its saved specs
+    are the same: a spec is the diagram (read-only while workflows run, as when many
+    workflows start from one parsed diagram), and rebuilding it was half of every load."""
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        # A restored object in place of its dict: the registry hands objects back unchanged.
+        dct["spec"], dct["subprocess_specs"] = _shared_specs(
+            self.registry, dct["spec"], dct.get("subprocess_specs") or {})
+        return super().from_dict(dct)
+
+
+_SPECS: dict[tuple[str, str], tuple[Any, Any, Any, dict[str, Any]]] = {}
+"""(process name, file) -> the saved spec and subprocess specs as loaded (untouched copies:
+restoring consumes its input) and what they were restored to."""
+
+
+def _shared_specs(registry: Any, spec: dict[str, Any], subprocess_specs: dict[str, Any]
+                  ) -> tuple[Any, dict[str, Any]]:
+    key = (str(spec.get("name")), str(spec.get("file")))
+    found = _SPECS.get(key)
+    if found is not None and found[0] == spec and found[1] == subprocess_specs:
+        return found[2], found[3]
+    saved = (json.loads(json.dumps(spec)), json.loads(json.dumps(subprocess_specs)))
+    restored = registry.restore(spec), {name: registry.restore(sub)
+                                        for name, sub in subprocess_specs.items()}
+    if len(_SPECS) >= 256:  # diagrams of many versions over a long life: start again
+        _SPECS.clear()
+    _SPECS[key] = (*saved, *restored)
+    return restored
+
+
 @functools.cache
-def serializer() -> BpmnWorkflowSerializer:
-    """The one configured serializer (built on first use, then shared; it holds no state)."""
-    registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+def serializer(share_specs: bool = True) -> BpmnWorkflowSerializer:
+    """The configured serializer (built on first use, then shared; it holds no state beyond
+    the restored specs it shares). `share_specs=False`: SpiffWorkflow's own restore, which
+    rebuilds the specs every time (what the benchmarks compare with)."""
+    converter = _SharedSpecWorkflowConverter if share_specs else BpmnWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: converter})
     registry.register(
         Decimal, lambda value: {"value": str(value)}, lambda dct: Decimal(dct["value"]),
         typename="Decimal",
@@ -57,7 +93,8 @@ def dumps(workflow: BpmnWorkflow) -> str:
     return text
 
 
-def loads(text: str | bytes, script_engine: RestrictedScriptEngine | None = None) -> BpmnWorkflow:
+def loads(text: str | bytes, script_engine: RestrictedScriptEngine | None = None, *,
+          share_specs: bool = True) -> BpmnWorkflow:
     """Restore a workflow saved by `dumps` and attach the restricted script engine.
 
     Pass the engine the caller uses (a fresh RestrictedScriptEngine otherwise); anything else
@@ -67,7 +104,7 @@ def loads(text: str | bytes, script_engine: RestrictedScriptEngine | None = None
     if not isinstance(engine, RestrictedScriptEngine):
         raise TypeError("a restored workflow must run with the RestrictedScriptEngine")
     try:
-        workflow = serializer().deserialize_json(text)
+        workflow = serializer(share_specs).deserialize_json(text)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise WorkflowStateInvalid(
             f"The saved workflow cannot be restored: {type(err).__name__}: {err}"

@@ -61,15 +61,17 @@ def inbox_page() -> dict[str, Any]:
         # No filter: read just this page in its order (each role's part cut at the rows the
         # page needs) and take the total from the tab's capped count.
         page = _tab_page(user.id, roles, tab, default_sort, int(counts[tab]))
-    processes = list(db.session.scalars(
-        select(ProcessDefinition.key).where(ProcessDefinition.status == "active")
-        .order_by(ProcessDefinition.key)))
+    processes = list(db.session.scalars(_ACTIVE_PROCESSES))
     return {
         "tabs": TABS, "tab": tab, "page": page, "filters": filters,
         "counts": counts, "process_keys": inbox.process_keys(page.items),
         "processes": processes, "roles": roles, "user": user, "action_form": EmptyForm(),
         "assignees": _names({t.assignee_id for t in page.items if t.assignee_id}),
     }
+
+
+_ACTIVE_PROCESSES = (select(ProcessDefinition.key).where(ProcessDefinition.status == "active")
+                     .order_by(ProcessDefinition.key))
 
 
 def _tab_page(user_id: int, roles: Any, tab: str, default_sort: str, total: int) -> Page:
@@ -285,8 +287,7 @@ def task(task_id: int) -> tuple[str, int] | Response:
             return redirect(url_for("inbox.index"))
         if posted:  # the form was read: show what was sent (a file chooser shows nothing)
             state["values"] = posted
-    row = runtime.task_row(task_id)
-    instance = db.session.get_one(ProcessInstance, row.instance_id)
+    instance, row = runtime.task_with_instance(task_id)
     meta, data = _load(row) if row.status == "open" else (None, {})
     roles = identity.effective_roles(user)
     may_act = _open_for(row, instance, roles, user) and meta is not None

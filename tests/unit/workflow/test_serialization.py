@@ -248,3 +248,34 @@ def test_plain_makes_task_data_json_ready() -> None:
                             "tags": ["a", "b"], "at": "2026-01-02T03:04:00+00:00",
                             "wait": 60.0, "7": None}
     json.dumps(plain(value), allow_nan=False)
+
+
+def test_workflows_restored_from_the_same_saved_diagram_share_its_specs_not_their_state(
+) -> None:
+    workflow = receiving_workflow()
+    workflow.do_engine_steps()
+    saved = dumps(workflow)
+    first, second = loads(saved), loads(saved)
+    assert first.spec is second.spec  # the diagram is restored once
+    assert first.subprocess_specs["putaway"] is second.subprocess_specs["putaway"]
+    own = loads(saved, share_specs=False)  # SpiffWorkflow's own restore rebuilds it
+    assert own.spec is not first.spec
+    assert dumps(own) == dumps(first) == saved
+
+    inspect = next(t for t in ready_user_tasks(first) if t.meta.step == "receiving.inspect")
+    complete_user_task(first, inspect.id, PATHS["accepted"][0]["receiving.inspect"])
+    first.do_engine_steps()
+    assert dumps(second) == saved  # the other workflow did not move
+    assert [t.meta.step for t in ready_user_tasks(second)] == ["receiving.inspect"]
+
+
+def test_a_changed_diagram_under_the_same_name_is_restored_afresh() -> None:
+    saved = json.loads(dumps(receiving_workflow()))
+    shared = loads(json.dumps(saved)).spec
+    task = next(name for name, spec in saved["spec"]["task_specs"].items()
+                if spec.get("bpmn_name"))
+    saved["spec"]["task_specs"][task]["bpmn_name"] = "Renamed in version 2"
+    changed = loads(json.dumps(saved)).spec
+    assert changed is not shared
+    assert changed.task_specs[task].bpmn_name == "Renamed in version 2"
+    assert loads(json.dumps(saved)).spec is changed
