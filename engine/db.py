@@ -89,6 +89,29 @@ def append_only_sql(table: str) -> list[str]:
 _AFTER_COMMIT = "gxpflow.after_commit"
 
 
+def insert_rows(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of a Core table in this transaction: COPY on PostgreSQL (several times
+    faster than a pipelined INSERT for thousands of rows), one executemany elsewhere. Every
+    row has the same keys; nothing is returned."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    unknown = set(columns) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    statement = "COPY {} ({}) FROM STDIN".format(  # identifiers of our own schema, quoted
+        connection.dialect.identifier_preparer.format_table(table),
+        ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns))
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])
+
+
 def after_commit(action: Any) -> None:
     """Run `action()` once the current transaction has committed (e.g. send a Celery task
     that reads rows this transaction wrote); dropped if it rolls back."""

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine import audit, signatures
-from engine.db import after_commit, db, utcnow
+from engine.db import after_commit, db, insert_rows, utcnow
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
@@ -124,8 +125,11 @@ def _hold(actor: Any, affected: Iterable[Affected], number: str, reason: str) ->
 
 def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
     """Per customer (party id): what it still holds of the affected units (shipments less
-    returns, reversed movements left out, as the forward trace counts them) and the sites that
-    shipped it: one aggregate query over the affected lots' ship and return movements."""
+    returns, reversed movements left out, as the forward trace counts them) as `lines` (JSON
+    text of [{lot, serial, quantity, document, shipped_at}]), their `quantity` and the `sites`
+    that shipped them: one aggregate query over the affected lots' ship and return movements
+    (on PostgreSQL the lines are built by the query too: a recall of 10,000 customers was a
+    second of Python here)."""
     m = StockMovement
     reversal = aliased(StockMovement)
     source = aliased(Location)
@@ -136,12 +140,13 @@ def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
     if not scope:
         return {}
     shipped = m.kind == "ship"
-    rows = db.session.execute(
+    per_line = (
         select(m.party_id, Lot.lot_no, m.serial,
-               func.sum(case((shipped, m.quantity), else_=-m.quantity)),
-               func.min(case((shipped, m.at))),
-               func.min(case((shipped, m.document))), func.min(case((shipped, Site.code))),
-               func.max(case((shipped, Site.code))))
+               func.sum(case((shipped, m.quantity), else_=-m.quantity)).label("quantity"),
+               func.min(case((shipped, m.at))).label("shipped_at"),
+               func.min(case((shipped, m.document))).label("document"),
+               func.min(case((shipped, Site.code))).label("site_a"),
+               func.max(case((shipped, Site.code))).label("site_b"))
         .join(Lot, Lot.id == m.lot_id)
         .outerjoin(source, source.id == m.from_location_id)
         .outerjoin(Site, Site.id == source.site_id)
@@ -149,9 +154,12 @@ def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
         .join(Party, Party.id == m.party_id)
         .where(or_(*scope), m.kind.in_(("ship", "return")), Party.is_customer.is_(True),
                reversal.id.is_(None))
-        .group_by(m.party_id, Lot.lot_no, m.serial)).all()
+        .group_by(m.party_id, Lot.lot_no, m.serial))
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _consignees_in_sql(per_line.subquery())
     result: dict[int, dict[str, Any]] = {}
-    for party_id, lot_no, serial, quantity, first, document, site_a, site_b in rows:
+    for party_id, lot_no, serial, quantity, first, document, site_a, site_b in \
+            db.session.execute(per_line).all():
         if not quantity or quantity <= 0:
             continue
         entry = result.setdefault(party_id, {"lines": [], "quantity": 0, "sites": set()})
@@ -162,7 +170,26 @@ def _consignee_lines(affected: Iterable[Affected]) -> dict[int, dict[str, Any]]:
         entry["sites"].update(code for code in (site_a, site_b) if code)
     for entry in result.values():
         entry["sites"] = sorted(entry["sites"])
+        entry["lines"] = json.dumps(entry["lines"], ensure_ascii=False, separators=(",", ":"))
     return result
+
+
+def _consignees_in_sql(lines: Any) -> dict[int, dict[str, Any]]:
+    """`_consignee_lines` on PostgreSQL: the per-customer JSON built by the database."""
+    shipped_at = func.to_char(func.timezone("UTC", lines.c.shipped_at),
+                              'YYYY-MM-DD"T"HH24:MI:SS.US') + "+00:00"
+    line = func.json_build_object(
+        "lot", lines.c.lot_no, "serial", lines.c.serial, "quantity", lines.c.quantity,
+        "document", func.coalesce(lines.c.document, ""), "shipped_at", shipped_at)
+    rows = db.session.execute(
+        select(lines.c.party_id, func.sum(lines.c.quantity),
+               cast(func.json_agg(aggregate_order_by(line, lines.c.lot_no, lines.c.serial)),
+                    Text),
+               func.string_agg(func.concat_ws(" ", lines.c.site_a, lines.c.site_b), " "))
+        .where(lines.c.quantity > 0).group_by(lines.c.party_id))
+    return {party_id: {"lines": text, "quantity": int(quantity),
+                       "sites": sorted(set((sites or "").split()))}  # codes have no spaces
+            for party_id, quantity, text, sites in rows}
 
 
 def _iso(value: Any) -> str | None:
@@ -193,13 +220,15 @@ def _open_fact(level: str, source: str, stock_on_hand: bool, shipped: bool) -> d
 
 
 def _sites_of(affected: Sequence[Affected]) -> list[str]:
+    """The sites where the lots are or were stocked: every location a movement of a lot went
+    to or came from has its balance row (balances are never deleted, only brought to zero),
+    so the lots' balance rows name them without reading every movement of a big lot."""
     lot_ids = [a.lot.id for a in affected]
     codes = db.session.scalars(
         select(Site.code).distinct()
         .join(Location, Location.site_id == Site.id)
-        .join(StockMovement, (StockMovement.to_location_id == Location.id)
-              | (StockMovement.from_location_id == Location.id))
-        .where(StockMovement.lot_id.in_(lot_ids))).all()
+        .join(StockBalance, StockBalance.location_id == Location.id)
+        .where(StockBalance.lot_id.in_(lot_ids))).all()
     return sorted(codes)
 
 
@@ -271,13 +300,11 @@ def start(actor: User, *, product: Product, lots: Sequence[str] = (),
         own = [site_due.get(site, (None, None)) for site in entry["sites"]]
         own_due = [d[1] for d in own if d[1] is not None]
         rows.append({"recall_id": recall.id, "party_id": party_id,
-                     "lines": json.dumps(entry["lines"], ensure_ascii=False,
-                                         separators=(",", ":")),
+                     "lines": entry["lines"],
                      "quantity": entry["quantity"],
                      "notify_due_at": min(own_due) if own_due else recall.notify_due_at,
                      "acknowledged_note": "", "returned_quantity": 0})
-    if rows:  # one executemany (pipelined on PostgreSQL)
-        db.session.execute(RecallConsignee.__table__.insert(), rows)
+    insert_rows(RecallConsignee.__table__, rows)  # COPY on PostgreSQL
     audit.record(actor, "recall.start", "recall", recall.id,
                  after=dict(recall.audit_values(), consignees=len(rows), sites=sites,
                             verdicts=[{key: v[key] for key in ("rule_id", "effect", "pack_id",

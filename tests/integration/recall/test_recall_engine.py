@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,10 @@ def test_start_holds_every_unit_everywhere_and_lists_customers(
     assert statuses[(world.stock.id, "available")] == 7  # lot L2 is not touched
     consignees = {row.party.code: row for row in recall.consignees}
     assert {code: row.quantity for code, row in consignees.items()} == {"CUS-1": 5, "CUS-2": 3}
-    assert consignees["CUS-1"].line_list[0]["document"] == "SO-1"
+    line = consignees["CUS-1"].line_list[0]  # built by SQL on PostgreSQL, by Python on SQLite
+    shipped = datetime.fromisoformat(line.pop("shipped_at"))
+    assert line == {"lot": "L1", "serial": "", "quantity": 5, "document": "SO-1"}
+    assert shipped.utcoffset() == timedelta(0) and utcnow() - shipped < timedelta(minutes=5)
     # The hospital gets its e-mail (in the outbox: no SMTP server set); the clinic has no
     # channel, so a quality manager is told to call them.
     hospital, clinic = consignees["CUS-1"], consignees["CUS-2"]
