@@ -36,6 +36,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "web.ledger",
     "web.rules",
     "web.recalls",
+    "web.tracking",
     "web.delivery",
     "web.audit",
     "web.admin",

@@ -15,6 +15,7 @@ from engine.config import Settings
 #: Modules that declare Celery tasks; a worker imports them all at start.
 TASK_MODULES: list[str] = [
     "engine.jobs", "engine.ledger.jobs", "engine.recall.jobs", "engine.workflow.jobs",
+    "engine.tracking.jobs",
 ]
 
 #: Periodic tasks run by `gxpflow beat` (times in UTC).

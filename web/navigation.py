@@ -16,6 +16,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("processes.index", "Processes", ("processes.view",)),
     ("rules.index", "Rule packs", ("rules.view",)),
     ("recalls.index", "Recalls", ("recalls.view",)),
+    ("tracking.index", "Device tracking", ("tracking.view",)),
     ("audit.index", "Audit trail", ("audit.view",)),
     ("admin.index", "Administration", ("users.view", "training.record")),
 )

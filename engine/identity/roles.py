@@ -70,6 +70,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "recalls.view": ALL_STAFF,
     "recalls.start": frozenset({QUALITY_MANAGER, COMPLIANCE_OFFICER, API_CLIENT}),
     "recalls.close": frozenset({QUALITY_MANAGER}),
+    # device tracking reports to manufacturers (21 CFR 821)
+    "tracking.view": frozenset({QUALITY_MANAGER, COMPLIANCE_OFFICER, AUDITOR}),
+    "tracking.send": frozenset({QUALITY_MANAGER, COMPLIANCE_OFFICER}),
 }
 
 

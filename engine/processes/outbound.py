@@ -364,7 +364,26 @@ def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     return {"delivery_note_no": note["number"], "delivery_note": note,
             "delivery_note_url": f"/delivery-notes/{context.instance.id}",
             "ship_notifications": sf.carry_deadlines(
-                context, outcome.data.get(OUTCOME_KEY) or {}, tracking)}
+                context, outcome.data.get(OUTCOME_KEY) or {}, tracking,
+                _tracking_facts(context, product, customer, site, note["number"]))}
+
+
+def _tracking_facts(context: StepContext, product: Product, customer: Party, site: Site,
+                    document: str) -> sf.TrackingFacts | None:
+    """A tracked device's shipment as data, lot by lot, for the report to the manufacturer."""
+    if not product.fda_tracked:
+        return None
+    lots: dict[str, tuple[list[str], int]] = {}
+    for line in _picked(context):
+        serials, quantity = lots.get(line["lot_no"], ([], 0))
+        lots[line["lot_no"]] = (serials + ([line["serial"]] if line["serial"] else []),
+                                quantity + int(line["quantity"]))
+    return sf.TrackingFacts(
+        event="shipped", product=product, party=customer, site_code=site.code,
+        event_date=ledger.site_today(site), document=document,
+        lots=tuple(sf.TrackedLot(lot_no, tuple(serials), quantity)
+                   for lot_no, (serials, quantity) in lots.items()),
+        patient_data=str(context.form.get("patient_data") or "").strip())
 
 
 # -- outbound.unpick (the check failed) ---------------------------------------------------------

@@ -350,6 +350,17 @@ def _tracking_data(arrival: Arrival) -> str:
             f"{arrival.site.code} from {arrival.party.code} {arrival.party.name}.")
 
 
+def _tracking_facts(arrival: Arrival, document: str) -> sf.TrackingFacts | None:
+    """The same receipt as data, for the tracking report to the manufacturer."""
+    if not arrival.product.fda_tracked:
+        return None
+    return sf.TrackingFacts(
+        event="received", product=arrival.product, party=arrival.party,
+        site_code=arrival.site.code, event_date=ledger.site_today(arrival.site),
+        document=document, lots=tuple(sf.TrackedLot(lot.lot_no, tuple(lot.serials), lot.quantity)
+                                      for lot in arrival.receipt.lots.values()))
+
+
 def _fits(location: Location, product: Product) -> bool:
     """The location keeps the product's storage range (cold chain: a controlled range)."""
     low, high = product.storage_temp_min, product.storage_temp_max
@@ -449,7 +460,8 @@ def arrival_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
                          "registration_flag": md.registration_flag(
                              arrival.product, ledger.site_today(arrival.site))},
         "arrival_compliance": compliance,
-        "notifications": sf.carry_deadlines(context, compliance, _tracking_data(arrival)),
+        "notifications": sf.carry_deadlines(context, compliance, _tracking_data(arrival),
+                                            _tracking_facts(arrival, document)),
         "inspection_round": 0,
     }
     # What the server read (imported logger file) replaces what was typed, for later steps.

@@ -20,6 +20,9 @@ from engine.ledger import service as ledger
 from engine.ledger.models import Lot, StockBalance
 from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
+from engine.tracking import service as reports
+from engine.tracking.service import TrackedLot as TrackedLot  # built by the step effects
+from engine.tracking.service import TrackingFacts as TrackingFacts
 from engine.workflow.runtime import StepContext
 
 #: The order in which a held status explains why stock cannot be allocated.
@@ -212,11 +215,19 @@ def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
 
 
 def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
-                    details: str = "") -> list[dict[str, Any]]:
+                    details: str = "", tracking: TrackingFacts | None = None
+                    ) -> list[dict[str, Any]]:
     """Carry out the gate's notify_within deadlines: the quality managers are notified in the
     app at once, with what to tell whom, by when, and `details` (what to send: a tracked
-    device's lot, serials, date and source, say)."""
+    device's lot, serials, date and source, say).
+
+    `tracking` (a tracked device's receipt or shipment): where a deadline names the
+    manufacturer, the manufacturer also gets a tracking report of each lot (the earliest such
+    deadline is its due time), delivered through Celery once the step commits; the quality
+    managers stay responsible and see it under Device tracking."""
     sent = []
+    to_maker = [d for d in compliance.get("deadlines") or [] if reports.names_manufacturer(d)]
+    first = min(to_maker, key=lambda d: str(d.get("due_at"))) if tracking and to_maker else None
     for deadline in compliance.get("deadlines") or []:
         who = ", ".join(deadline.get("notify") or []) or "qa"
         subject = (f"{context.meta.step} #{context.instance.id} ({context.instance.subject}): "
@@ -225,6 +236,12 @@ def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
             deadline.get("en", ""), deadline.get("zh", ""), details,
             f"Rule {deadline.get('rule')}") if part)
         count = identity.notify_role(roles.QUALITY_MANAGER, subject, body)
-        sent.append({"rule": deadline.get("rule"), "notify": deadline.get("notify"),
-                     "due_at": deadline.get("due_at"), "notified_users": count})
+        entry = {"rule": deadline.get("rule"), "notify": deadline.get("notify"),
+                 "due_at": deadline.get("due_at"), "notified_users": count}
+        if tracking is not None and first is not None and deadline is first:
+            notices = reports.open_notices(context.actor, tracking, first,
+                                           instance_id=context.instance.id,
+                                           step=context.meta.step)
+            entry["tracking_notices"] = [notice.id for notice in notices]
+        sent.append(entry)
     return sent

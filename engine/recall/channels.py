@@ -1,5 +1,6 @@
-"""How a recall notice reaches a customer: e-mail (SMTP, or files in the instance outbox when no
-SMTP server is configured) and a webhook (an HTTPS POST of JSON signed with HMAC-SHA256)."""
+"""How a recall notice reaches a customer, and a device tracking report its manufacturer: e-mail
+(SMTP, or files in the instance outbox when no SMTP server is configured) and a webhook (an
+HTTPS POST of JSON signed with HMAC-SHA256)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,15 @@ def send_email(to: str, notice: dict[str, Any], *, smtp_url: str, sender: str,
     message["Subject"] = f"Recall {notice['number']} / 召回通知: {notice['product']}"
     message["X-GxPFlow-Recall"] = notice["number"]
     message.set_content(notice_text(notice))
+    return _send_message(message, f"{notice['number']}-{notice['consignee_id']}.eml",
+                         smtp_url=smtp_url, outbox=outbox)
+
+
+def _send_message(message: EmailMessage, filename: str, *, smtp_url: str, outbox: Path) -> Sent:
+    """Hand the message to the SMTP server, or write it to the outbox when there is none."""
     if not smtp_url:
         outbox.mkdir(parents=True, exist_ok=True)
-        path = outbox / f"{notice['number']}-{notice['consignee_id']}.eml"
+        path = outbox / filename
         path.write_bytes(bytes(message))
         return Sent(True, f"written to {path}")
     parts = urlsplit(smtp_url)
@@ -73,13 +80,20 @@ def sign_body(body: bytes, secret: str) -> str:
 
 
 def send_webhook(url: str, notice: dict[str, Any], *, secret: str, timeout: float = 10) -> Sent:
+    return _post(url, {"event": "recall.notice", **notice},
+                 f"{notice['number']}-{notice['consignee_id']}", secret=secret, timeout=timeout)
+
+
+def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: str,
+          timeout: float) -> Sent:
+    """POST the payload as JSON signed with HMAC-SHA256 of the body."""
     if urlsplit(url).scheme not in ("http", "https"):
         return Sent(False, f"Not an http(s) URL: {url!r}")
-    body = json.dumps({"event": "recall.notice", **notice}, ensure_ascii=False).encode()
+    body = json.dumps(payload, ensure_ascii=False).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         SIGNATURE_HEADER: sign_body(body, secret),
-        "Idempotency-Key": f"{notice['number']}-{notice['consignee_id']}",
+        "Idempotency-Key": idempotency_key,
     }
     # The scheme is checked above: only http(s) is opened.
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
@@ -90,3 +104,57 @@ def send_webhook(url: str, notice: dict[str, Any], *, secret: str, timeout: floa
         return Sent(False, f"HTTP {exc.code}")
     except (OSError, ValueError) as exc:
         return Sent(False, f"{type(exc).__name__}: {exc}")
+
+
+# -- device tracking reports (21 CFR 821) -------------------------------------------------------
+
+TRACKING_EVENTS = {"received": ("Received from", "收货来源"),
+                   "shipped": ("Provided to", "发往")}
+
+
+def tracking_subject(report: dict[str, Any]) -> str:
+    return (f"Device tracking report {report['reference']} / 器械追踪报告: "
+            f"{report['product_code']} lot {report['lot']}")
+
+
+def tracking_text(report: dict[str, Any]) -> str:
+    """A tracking report (engine.tracking.service.report) as the manufacturer reads it."""
+    party = report["party"]
+    en, zh = TRACKING_EVENTS[report["activity"]]
+    serials = ", ".join(report["serials"]) or "-"
+    lines = [
+        f"DEVICE TRACKING REPORT {report['reference']} / 器械追踪报告 {report['reference']} "
+        "(21 CFR 821)",
+        f"Product / 产品: {report['product']} (GTIN {report['gtin'] or '-'})",
+        f"Lot / 批号: {report['lot']}",
+        f"Serial numbers / 序列号: {serials}",
+        f"Quantity / 数量: {report['quantity']}",
+        f"Date / 日期: {report['date']} (site / 库区 {report['site']}, document / 单据 "
+        f"{report['document'] or '-'})",
+        f"{en} / {zh}: {party['code']} {party['name']}"
+        + (f" ({party['name_en']})" if party.get("name_en") else "")
+        + (f", {party['address']}" if party.get("address") else ""),
+    ]
+    if report.get("patient_data"):
+        lines.append(f"Patient data / 患者追踪数据: {report['patient_data']}")
+    lines += ["", "Sent under 21 CFR Part 821 (medical device tracking). / "
+              "依据美国 21 CFR 821（医疗器械追踪）发送。"]
+    return "\n".join(lines)
+
+
+def send_tracking_email(to: str, report: dict[str, Any], *, smtp_url: str, sender: str,
+                        outbox: Path) -> Sent:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = tracking_subject(report)
+    message["X-GxPFlow-Tracking"] = report["reference"]
+    message.set_content(tracking_text(report))
+    return _send_message(message, f"{report['reference']}.eml", smtp_url=smtp_url,
+                         outbox=outbox)
+
+
+def send_tracking_webhook(url: str, report: dict[str, Any], *, secret: str,
+                          timeout: float = 10) -> Sent:
+    return _post(url, {"event": "tracking.report", **report}, report["reference"],
+                 secret=secret, timeout=timeout)

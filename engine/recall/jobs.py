@@ -174,7 +174,11 @@ def deliver_batch(consignee_ids: list[int]) -> tuple[dict[str, int], list[int]]:
 
 @shared_task(name="gxpflow.recall.escalate_overdue", time_limit=600)
 def escalate_overdue() -> int:
-    """Consignees not notified by their deadline: tell the quality managers once, retry."""
+    """Consignees not notified by their deadline: tell the quality managers once, retry. Device
+    tracking reports past due and not sent likewise (engine.tracking)."""
+    from engine.tracking import jobs as tracking_jobs
+    from engine.tracking import service as tracking
+
     try:
         now = utcnow()
         rows = db.session.scalars(
@@ -193,13 +197,16 @@ def escalate_overdue() -> int:
                 f"The recall notice to {row.party.name} was due "
                 f"{row.notify_due_at:%Y-%m-%d %H:%M} UTC and is not delivered.")
         ids = [row.id for row in rows]
+        tracked, redeliver = tracking.escalate_overdue(now)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     if ids:
         notify.delay(ids)
-    return len(ids)
+    for notice_id in redeliver:
+        tracking_jobs.deliver.delay(notice_id)
+    return len(ids) + tracked
 
 
 @shared_task(name="gxpflow.recall.start", time_limit=600)
