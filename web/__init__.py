@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 
 import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
@@ -87,6 +88,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         dispatch=None if settings.eager else celery_dispatch
     )
     app.extensions["gxpflow.plugins"] = load_plugins(app)
+    # Relate the models now, not in the first request a worker serves (a recall started
+    # through the API would wait for it).
+    configure_mappers()
     return app
 
 

@@ -72,14 +72,11 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
     if not lots and not serials:
         raise InvalidInput("Name the lots or the serial numbers recalled.",
                            fields={"lots": "Give at least one lot or serial number."})
-    affected: list[Affected] = []
-    unknown_lots = []
-    for lot_no in dict.fromkeys(lot.strip() for lot in lots if lot.strip()):
-        lot = ledger.find_lot(product, lot_no)
-        if lot is None:
-            unknown_lots.append(lot_no)
-        else:
-            affected.append(Affected(lot))
+    wanted = list(dict.fromkeys(lot.strip() for lot in lots if lot.strip()))
+    found = {lot.lot_no: lot for lot in db.session.scalars(select(Lot).where(
+        Lot.product_id == product.id, Lot.lot_no.in_(wanted)))} if wanted else {}
+    affected = [Affected(found[lot_no]) for lot_no in wanted if lot_no in found]
+    unknown_lots = [lot_no for lot_no in wanted if lot_no not in found]
     if unknown_lots:
         raise InvalidInput(
             f"No lot {', '.join(unknown_lots)} of {product.gtin or product.code} "
@@ -294,13 +291,14 @@ def start(actor: User, *, product: Product, lots: Sequence[str] = (),
         recall.deadline_hours, recall.notify_due_at = min(dues, key=lambda d: d[1])  # type: ignore[arg-type, return-value]
 
     rows = []
+    recall_id, default_due = recall.id, recall.notify_due_at  # read once, not per customer
     for party_id, entry in consignees.items():
         own = [site_due.get(site, (None, None)) for site in entry["sites"]]
         own_due = [d[1] for d in own if d[1] is not None]
-        rows.append({"recall_id": recall.id, "party_id": party_id,
+        rows.append({"recall_id": recall_id, "party_id": party_id,
                      "lines": entry["lines"],
                      "quantity": entry["quantity"],
-                     "notify_due_at": min(own_due) if own_due else recall.notify_due_at,
+                     "notify_due_at": min(own_due) if own_due else default_due,
                      "acknowledged_note": "", "returned_quantity": 0})
     insert_rows(RecallConsignee.__table__, rows)  # COPY on PostgreSQL
     audit.record(actor, "recall.start", "recall", recall.id,

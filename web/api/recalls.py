@@ -72,8 +72,9 @@ def start_recall() -> tuple[Response, int]:
         user, product=product, lots=data["lots"], serials=data["serials"],
         level=data["level"], reason=data["reason"], source=data["source"],
         idempotency_key=key)
+    answer = _dump(recall)  # before the commit: once it lands, the workers start sending
     db.session.commit()
-    response = jsonify(_dump(recall))
+    response = jsonify(answer)
     response.headers["Location"] = url_for("api.get_recall", number=recall.number)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
