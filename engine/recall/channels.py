@@ -44,18 +44,23 @@ def notice_text(notice: dict[str, Any]) -> str:
 
 def send_email(to: str, notice: dict[str, Any], *, smtp_url: str, sender: str,
                outbox: Path) -> Sent:
+    return _send_message(
+        to, f"Recall {notice['number']} / 召回通知: {notice['product']}",
+        ("X-GxPFlow-Recall", notice["number"]), notice_text(notice),
+        f"{notice['number']}-{notice['consignee_id']}.eml",
+        smtp_url=smtp_url, sender=sender, outbox=outbox)
+
+
+def _send_message(to: str, subject: str, reference: tuple[str, str], text: str, filename: str,
+                  *, smtp_url: str, sender: str, outbox: Path) -> Sent:
+    """Hand the message to the SMTP server, or write it to the outbox when there is none.
+    `reference`: the header naming what the message is about (recall, tracking report)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = f"Recall {notice['number']} / 召回通知: {notice['product']}"
-    message["X-GxPFlow-Recall"] = notice["number"]
-    message.set_content(notice_text(notice))
-    return _send_message(message, f"{notice['number']}-{notice['consignee_id']}.eml",
-                         smtp_url=smtp_url, outbox=outbox)
-
-
-def _send_message(message: EmailMessage, filename: str, *, smtp_url: str, outbox: Path) -> Sent:
-    """Hand the message to the SMTP server, or write it to the outbox when there is none."""
+    message["Subject"] = subject
+    message[reference[0]] = reference[1]
+    message.set_content(text)
     if not smtp_url:
         outbox.mkdir(parents=True, exist_ok=True)
         path = outbox / filename
@@ -144,14 +149,9 @@ def tracking_text(report: dict[str, Any]) -> str:
 
 def send_tracking_email(to: str, report: dict[str, Any], *, smtp_url: str, sender: str,
                         outbox: Path) -> Sent:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = tracking_subject(report)
-    message["X-GxPFlow-Tracking"] = report["reference"]
-    message.set_content(tracking_text(report))
-    return _send_message(message, f"{report['reference']}.eml", smtp_url=smtp_url,
-                         outbox=outbox)
+    return _send_message(to, tracking_subject(report), ("X-GxPFlow-Tracking", report["reference"]),
+                         tracking_text(report), f"{report['reference']}.eml",
+                         smtp_url=smtp_url, sender=sender, outbox=outbox)
 
 
 def send_tracking_webhook(url: str, report: dict[str, Any], *, secret: str,

@@ -133,20 +133,26 @@ class RecallConsignee(db.Model):  # type: ignore[name-defined]
                 "acknowledged_note": self.acknowledged_note}
 
 
-class RecallDelivery(db.Model):  # type: ignore[name-defined]
-    """One attempt to tell a consignee, through one channel (append-only)."""
-
-    __tablename__ = "recall_delivery"
+class DeliveryAttempt:
+    """The columns of one attempt to deliver a notice through one channel (append-only rows:
+    recall notices to customers, tracking reports to manufacturers)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    consignee_id: Mapped[int] = mapped_column(ForeignKey("recall_consignee.id"), nullable=False,
-                                              index=True)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     target: Mapped[str] = mapped_column(String(300), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(12), nullable=False)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class RecallDelivery(DeliveryAttempt, db.Model):  # type: ignore[name-defined]
+    """One attempt to tell a consignee, through one channel (append-only)."""
+
+    __tablename__ = "recall_delivery"
+
+    consignee_id: Mapped[int] = mapped_column(ForeignKey("recall_consignee.id"), nullable=False,
+                                              index=True)
 
     __table_args__ = (
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),

@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import UTCDateTime, db, utcnow
+from engine.recall.models import DeliveryAttempt
 
 EVENTS: Final = ("received", "shipped")
 #: "none": no channel to try (no manufacturer on file, or neither e-mail nor webhook).
@@ -87,20 +88,13 @@ class TrackingNotice(db.Model):  # type: ignore[name-defined]
                 "instance_id": self.instance_id, "step": self.step}
 
 
-class TrackingDelivery(db.Model):  # type: ignore[name-defined]
+class TrackingDelivery(DeliveryAttempt, db.Model):  # type: ignore[name-defined]
     """One attempt to deliver a tracking report, through one channel (append-only)."""
 
     __tablename__ = "tracking_delivery"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("tracking_notice.id"), nullable=False,
                                            index=True)
-    channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    target: Mapped[str] = mapped_column(String(300), nullable=False, default="")
-    status: Mapped[str] = mapped_column(String(12), nullable=False)
-    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
     __table_args__ = (
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
