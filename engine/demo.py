@@ -358,6 +358,60 @@ def seed_receiving() -> list[str]:
             "quarantine)"]
 
 
+def seed_tracking() -> list[str]:
+    """A tracked device (21 CFR 821) received at Chicago through the workflow runtime: the
+    arrival sends its manufacturer a tracking report (e-mailed to the instance outbox when no
+    SMTP server is set), listed under Device tracking; the receipt waits for the inspector."""
+    from sqlalchemy import func, select
+
+    from engine.db import db
+    from engine.ledger import gs1
+    from engine.ledger import service as ledger
+    from engine.masterdata import service as md
+    from engine.tracking.models import TrackingNotice
+    from engine.workflow.models import HumanTask
+    from engine.workflow.runtime import current_runtime
+
+    if db.session.scalar(select(func.count()).select_from(TrackingNotice)):
+        return ["tracking: already seeded"]
+    clerk, qm = identity.find_user("clerk"), _demo_user("qm")
+    if clerk is None:
+        return ["tracking: skipped (seed the demo users first)"]
+    site = md.get_site("CHI")
+    today = ledger.site_today(site)
+    gtin = "0081234500001"
+    gtin += str(gs1.gtin_check_digit(gtin))
+    if md.find_product("PORT-HL9") is None:
+        maker = md.create_party(qm, "MFG-HL", "Heartland Implant Systems Inc.",
+                                kinds={"manufacturer"}, country="US",
+                                notify_email="device-tracking@heartland.example")
+        md.add_licence(qm, maker, "fda_establishment", "3098765432",
+                       expires_on=today + timedelta(days=500), issuer="FDA")
+        md.create_product(
+            qm, "PORT-HL9", name_zh="植入式给药输液港", name_en="Implantable infusion port",
+            model="HL-P9", specification="titanium, 9.6 Fr", gtin=gtin,
+            registration_no="K201234", registration_expiry=today + timedelta(days=900),
+            device_class="III", implantable=True, serialised=True, fda_tracked=True,
+            manufacturer_id=maker.id)
+    runtime = current_runtime()
+    instance = runtime.start(clerk, "receiving", subject="PO-CHI-0201 infusion ports",
+                             site_code="CHI")
+    db.session.commit()
+    expiry = f"{today + timedelta(days=900):%y%m%d}"
+    scans = [f"(01){gtin}(17){expiry}(10)HL2611(21)HLP{n:05d}" for n in range(1, 4)]
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                     HumanTask.status == "open"))
+    assert task is not None
+    runtime.complete(clerk, task.id, {
+        "purchase_order": "PO-CHI-0201", "supplier": "SUP-MW", "product": "PORT-HL9",
+        "scans": "\n".join(scans), "quantity": 3, "delivery_note_no": "DN-CHI-0201",
+        "matches_purchase_order": True, "matches_delivery_note": True,
+        "deliverer_name": "Dan Kowalski"})
+    db.session.commit()
+    return [f"tracking: #{instance.id} received 3 tracked infusion ports at CHI; the "
+            "manufacturer's tracking report is under Device tracking"]
+
+
 def seed_outbound_and_release() -> list[str]:
     """Outbound and release at SH through the workflow runtime, as the demo users would do it:
     one sales order of thermometers shipped to the rehabilitation hospital (order, FEFO pick,

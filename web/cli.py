@@ -81,7 +81,7 @@ def demo_command() -> None:
     db.session.commit()
     for line in stock_lines:
         click.echo(line)
-    for line in demo.activate_rule_packs() + demo.seed_receiving():
+    for line in demo.activate_rule_packs() + demo.seed_receiving() + demo.seed_tracking():
         click.echo(line)
     db.session.commit()
     for line in demo.seed_outbound_and_release() + demo.seed_recall():
