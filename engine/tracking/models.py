@@ -18,8 +18,9 @@ from engine.db import UTCDateTime, db, utcnow
 from engine.recall.models import DeliveryAttempt
 
 EVENTS: Final = ("received", "shipped")
-#: "none": no channel to try (no manufacturer on file, or neither e-mail nor webhook).
-CHANNELS: Final = ("email", "webhook", "none")
+#: "none": no channel to try (no manufacturer on file, or neither e-mail nor webhook);
+#: "manual": a quality manager sent it by other means (phone, letter, fax, portal) and says so.
+CHANNELS: Final = ("email", "webhook", "none", "manual")
 DELIVERY_STATUSES: Final = ("sent", "failed", "no_channel")
 #: A report's state, computed from its deliveries (see engine.tracking.service.state).
 STATES: Final = ("pending", "sent", "failed", "no_channel")

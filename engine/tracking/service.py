@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from engine import audit
 from engine.audit import AuditEvent
 from engine.db import after_commit, db
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.identity.models import User
@@ -120,7 +120,10 @@ def state() -> ColumnElement[str]:
         return exists().where(row.notice_id == TrackingNotice.id, row.channel != "none",
                               row.status == status, row.id == newest)
 
+    sent_elsewhere = exists().where(mine.notice_id == TrackingNotice.id,
+                                    mine.channel == "manual", mine.status == "sent")
     return case(
+        (sent_elsewhere, "sent"),  # a quality manager's record closes it, whatever came before
         (and_(last_none.is_not(None),
               or_(last_channel.is_(None), last_none > last_channel)), "no_channel"),
         (latest_is("failed"), "failed"),
@@ -174,6 +177,36 @@ def send_again(user: User, notice: TrackingNotice) -> None:
     audit.record(user, "tracking.send_again", "tracking_notice", notice.id,
                  after={"reference": notice.reference, "state": current})
     schedule([notice.id])
+
+
+#: How a report may have been sent when no channel could deliver it.
+ELSEWHERE = ("phone", "letter", "fax", "portal", "other")
+
+
+def record_sent_elsewhere(user: User, notice: TrackingNotice, how: str, note: str) -> None:
+    """A quality manager says the report reached the manufacturer by other means (a call, a
+    letter...): kept as a `manual` delivery, with who sent it to whom and when in the note."""
+    identity.require(user, "tracking.send")
+    problems = {}
+    if how not in ELSEWHERE:
+        problems["how"] = "Choose how it was sent."
+    if not note.strip():
+        problems["note"] = "Say who sent it to whom, and when."
+    if problems:
+        raise InvalidInput("The record was not saved.", fields=problems)
+    current = state_of(notice)
+    if current == "sent":
+        raise Conflict(f"Tracking report {notice.reference} is already sent.")
+    attempt = db.session.scalar(select(func.count()).where(
+        TrackingDelivery.notice_id == notice.id, TrackingDelivery.channel == "manual")) or 0
+    delivery = TrackingDelivery(notice_id=notice.id, channel="manual", target=how,
+                                status="sent", attempt=attempt + 1,
+                                detail=f"{note.strip()[:1800]} (recorded by {user.full_name})")
+    db.session.add(delivery)
+    db.session.flush()
+    audit.record(user, "tracking.sent_elsewhere", "tracking_notice", notice.id,
+                 after={"reference": notice.reference, "state_before": current, "how": how,
+                        "note": note.strip()[:1800], "delivery": delivery.id})
 
 
 def _escalated() -> ColumnElement[bool]:

@@ -58,5 +58,26 @@ add_messages(
         "Tracking report {reference} is being sent again.": "追踪报告 {reference} 正在重新发送。",
         "The form expired; open the page and try again.": "表单已过期，请重新打开页面再试。",
         "All tracking reports": "全部追踪报告",
+        "Sent by other means": "已通过其他方式发送",
+        "When no channel can deliver it, send the report by phone, letter, fax or the "
+        "manufacturer's portal, then record it here.":
+            "无渠道可送达时，请通过电话、信函、传真或制造商门户发送报告，然后在此登记。",
+        "How": "方式",
+        "Note": "说明",
+        "Who sent it to whom, and when": "由谁于何时发送给谁",
+        "Record as sent": "登记为已发送",
+        "Record that this report reached the manufacturer by other means? The record cannot "
+        "be undone.": "确认登记此报告已通过其他方式送达制造商？登记后不可撤销。",
+        "Tracking report {reference} is recorded as sent by other means.":
+            "追踪报告 {reference} 已登记为通过其他方式发送。",
+        "phone": "电话",
+        "letter": "信函",
+        "fax": "传真",
+        "portal": "门户网站",
+        "other": "其他",
+        "manual": "其他方式",
+        "Choose how it was sent.": "请选择发送方式。",
+        "Say who sent it to whom, and when.": "请说明由谁于何时发送给谁。",
+        "The record was not saved.": "登记未保存。",
     }
 )

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from engine.db import db
-from engine.errors import GxpError
+from engine.errors import GxpError, InvalidInput
 from engine.masterdata.models import Product
 from engine.recall import channels
 from engine.tracking import service as tracking
@@ -49,12 +49,43 @@ def index() -> str:
 @bp.get("/<int:notice_id>")
 @requires("tracking.view")
 def show(notice_id: int) -> str:
-    notice = tracking.get(notice_id)
+    return _show(tracking.get(notice_id))
+
+
+def _show(notice: TrackingNotice, values: dict[str, str] | None = None,
+          errors: dict[str, str] | None = None) -> str:
     return render_template(
         "tracking/show.html", notice=notice, state=tracking.state_of(notice),
         deliveries=tracking.deliveries(notice),
         text=channels.tracking_text(tracking.report(notice)),
-        resendable=tracking.RESENDABLE, form=EmptyForm(), labels=LABELS)
+        resendable=tracking.RESENDABLE, form=EmptyForm(), labels=LABELS,
+        elsewhere=tracking.ELSEWHERE, values=values or {}, errors=errors or {})
+
+
+@bp.post("/<int:notice_id>/sent-elsewhere")
+@requires("tracking.send")
+def sent_elsewhere(notice_id: int) -> Response | tuple[str, int]:
+    """A quality manager records that the report went out by other means."""
+    notice = tracking.get(notice_id)
+    reference = notice.reference
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired; open the page and try again."), "error")
+        return redirect(url_for("tracking.show", notice_id=notice_id))
+    how, note = request.form.get("how", ""), request.form.get("note", "")
+    try:
+        tracking.record_sent_elsewhere(security.user(), notice, how, note)
+    except InvalidInput as invalid:
+        db.session.rollback()
+        return _show(tracking.get(notice_id), {"how": how, "note": note},
+                     {name: _(text) for name, text in invalid.fields.items()}), 422
+    except GxpError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("tracking.show", notice_id=notice_id))
+    db.session.commit()
+    flash(_("Tracking report {reference} is recorded as sent by other means.",
+            reference=reference), "success")
+    return redirect(url_for("tracking.show", notice_id=notice_id))
 
 
 @bp.post("/<int:notice_id>/send")

@@ -4,7 +4,7 @@ append-only on PostgreSQL, a report's state is computed from its deliveries.
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-03 09:12:00.000000
+Create Date: 2026-12-01 02:40:00.000000
 
 """
 import sqlalchemy as sa

@@ -247,6 +247,46 @@ def test_without_a_channel_qa_is_told_and_an_overdue_report_escalates_once(
 
 
 @US
+def test_qa_records_a_report_sent_by_other_means(
+        receiving_world: rc.World, delivered: Any) -> None:
+    w = receiving_world
+    _track(w.app)  # no channel: QA phone the manufacturer
+    _receive_gel(w)
+    [notice] = _notices(w.app)
+    delivered(_count(notice["id"], 1))
+    qm, url = w.client("qm"), f"/tracking/{notice['id']}"
+    assert "Record as sent" in _page(qm, url)
+
+    refused = submit(qm, f"{url}/sent-elsewhere", {"how": "phone", "note": "  "},
+                     form_url=url)
+    assert refused.status_code == 422
+    assert "Note: Say who sent it to whom, and when." in refused.get_data(as_text=True)
+    assert _deliveries(w.app, notice["id"]) == [("none", "no_channel", 1)]
+
+    done = submit(qm, f"{url}/sent-elsewhere",
+                  {"how": "phone", "note": "Read to J. Smith, tracking desk, 09:40 CST"},
+                  form_url=url)
+    assert done.status_code == 302
+    assert _deliveries(w.app, notice["id"]) == [("none", "no_channel", 1),
+                                                ("manual", "sent", 1)]
+    assert _notices(w.app)[0]["state"] == "sent"
+    page = _page(qm, url)
+    assert "Read to J. Smith" in page and "Record as sent" not in page
+    assert "Send again" not in page
+    again = submit(qm, f"{url}/sent-elsewhere", {"how": "letter", "note": "twice"},
+                   form_url=f"/tracking/{notice['id']}")
+    assert again.status_code == 302  # refused with a message: it is sent already
+    assert len(_deliveries(w.app, notice["id"])) == 2
+    with w.app.app_context():  # a sent report is not escalated
+        assert tracking.escalate_overdue(utcnow() + timedelta(hours=1)) == (0, [])
+        db.session.commit()
+        [event] = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "tracking.sent_elsewhere")).all()
+        assert json.loads(event.after)["how"] == "phone"
+    _audit_ok(w.app)
+
+
+@US
 def test_a_product_without_a_manufacturer_is_left_to_qa(
         receiving_world: rc.World, delivered: Any) -> None:
     w = receiving_world
