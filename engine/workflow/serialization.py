@@ -49,23 +49,26 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         return super().from_dict(dct)
 
 
-_SPECS: dict[tuple[str, str], tuple[Any, Any, Any, dict[str, Any]]] = {}
-"""(process name, file) -> the saved spec and subprocess specs as loaded (untouched copies:
-restoring consumes its input) and what they were restored to."""
+_SPECS: dict[tuple[str, str], list[tuple[Any, Any, Any, dict[str, Any]]]] = {}
+"""(process name, file) -> for each version seen lately, the saved spec and subprocess specs as
+loaded (untouched copies: restoring consumes its input) and what they were restored to."""
+#: Versions of one diagram kept (instances of older versions run on beside the newest).
+VERSIONS_KEPT = 4
 
 
 def _shared_specs(registry: Any, spec: dict[str, Any], subprocess_specs: dict[str, Any]
                   ) -> tuple[Any, dict[str, Any]]:
     key = (str(spec.get("name")), str(spec.get("file")))
-    found = _SPECS.get(key)
-    if found is not None and found[0] == spec and found[1] == subprocess_specs:
-        return found[2], found[3]
+    versions = _SPECS.get(key, [])
+    for saved_spec, saved_subprocesses, restored_spec, restored_subprocesses in versions:
+        if saved_spec == spec and saved_subprocesses == subprocess_specs:
+            return restored_spec, restored_subprocesses
     saved = (json.loads(json.dumps(spec)), json.loads(json.dumps(subprocess_specs)))
     restored = registry.restore(spec), {name: registry.restore(sub)
                                         for name, sub in subprocess_specs.items()}
-    if len(_SPECS) >= 256:  # diagrams of many versions over a long life: start again
+    if len(_SPECS) >= 256:  # diagrams of many names over a long life: start again
         _SPECS.clear()
-    _SPECS[key] = (*saved, *restored)
+    _SPECS[key] = [*versions[-(VERSIONS_KEPT - 1):], (*saved, *restored)]
     return restored
 
 

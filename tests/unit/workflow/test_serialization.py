@@ -274,8 +274,12 @@ def test_a_changed_diagram_under_the_same_name_is_restored_afresh() -> None:
     shared = loads(json.dumps(saved)).spec
     task = next(name for name, spec in saved["spec"]["task_specs"].items()
                 if spec.get("bpmn_name"))
+    original = saved["spec"]["task_specs"][task]["bpmn_name"]
     saved["spec"]["task_specs"][task]["bpmn_name"] = "Renamed in version 2"
     changed = loads(json.dumps(saved)).spec
     assert changed is not shared
     assert changed.task_specs[task].bpmn_name == "Renamed in version 2"
     assert loads(json.dumps(saved)).spec is changed
+    # Instances of both versions run side by side: each keeps its own shared spec.
+    saved["spec"]["task_specs"][task]["bpmn_name"] = original
+    assert loads(json.dumps(saved)).spec is shared
