@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import UTCDateTime, db, utcnow
-from engine.recall.models import DeliveryAttempt
+from engine.recall.models import DeliveryAttempt, _in
 
 EVENTS: Final = ("received", "shipped")
 #: "none": no channel to try (no manufacturer on file, or neither e-mail nor webhook);
@@ -24,10 +24,6 @@ CHANNELS: Final = ("email", "webhook", "none", "manual")
 DELIVERY_STATUSES: Final = ("sent", "failed", "no_channel")
 #: A report's state, computed from its deliveries (see engine.tracking.service.state).
 STATES: Final = ("pending", "sent", "failed", "no_channel")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class TrackingNotice(db.Model):  # type: ignore[name-defined]
