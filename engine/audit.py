@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, event, select, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, bindparam, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -135,26 +135,54 @@ def record(
 
 _EVENT_COLUMNS = ("seq", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
                   "before", "after", "reason", "prev_hash", "hash")
+_QUEUED_COLUMNS = ("at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+                   "before", "after", "reason")
+
+_head = AuditHead.__table__
+_TAKE_SEQ = (_head.update().where(_head.c.id == 1)
+             .values(seq=_head.c.seq + bindparam("count"))
+             .returning(_head.c.seq, _head.c.hash))
+_MOVE_HEAD = _head.update().where(_head.c.id == 1).values(hash=bindparam("head_hash"))
+_INSERT_EVENTS = AuditEvent.__table__.insert()
+_INSERT_HEAD = text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h) "
+                    "ON CONFLICT (id) DO NOTHING")
 
 
-def _take_seq(session: Session, count: int) -> Any:
-    head = AuditHead.__table__
-    return session.execute(
-        head.update().where(head.c.id == 1).values(seq=head.c.seq + count)
-        .returning(head.c.seq, head.c.hash)).one_or_none()
+def _pg_material(prefix: str, seq: str, prev_hash: str) -> str:
+    """The bytes `event_hash` hashes, built by PostgreSQL from the columns of `prefix` (fields
+    joined by U+001F, the time as `isoformat(timespec="microseconds")` in UTC, no actor as
+    "")."""
+    p = prefix
+    return f"""convert_to(concat_ws(chr(31), ({seq})::text,
+    to_char({p}at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+    CASE WHEN {p}actor_id IS NULL OR {p}actor_id = 0 THEN '' ELSE {p}actor_id::text END,
+    {p}actor_name, {p}action, {p}entity_type, {p}entity_id, {p}before, {p}after, {p}reason,
+    {prev_hash}), 'UTF8')"""
 
 
-#: PostgreSQL: the events (one array per column) and the head's new hash in one statement
-#: whatever their number; constant text, so it is parsed once and prepared by the driver.
+#: PostgreSQL: lock the head, chain the queued events (one array per column) onto it, insert
+#: them and move the head, in one statement whatever their number. The hashes are computed
+#: by PostgreSQL with the same bytes `event_hash` hashes (verify checks them either way).
+#: Constant text, so it is parsed once and prepared by the driver. No row: no head yet.
 _PG_APPEND = text(
-    "WITH move_head AS (UPDATE audit_head SET hash = :head_hash WHERE id = 1) "
-    "INSERT INTO audit_event (seq, at, actor_id, actor_name, action, entity_type, entity_id, "
-    '"before", "after", reason, prev_hash, hash) '
-    "SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:at AS timestamptz[]), "
-    "CAST(:actor_id AS integer[]), CAST(:actor_name AS text[]), CAST(:action AS text[]), "
-    "CAST(:entity_type AS text[]), CAST(:entity_id AS text[]), CAST(:before AS text[]), "
-    "CAST(:after AS text[]), CAST(:reason AS text[]), CAST(:prev_hash AS text[]), "
-    "CAST(:hash AS text[]))")
+    "WITH RECURSIVE head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE), "  # noqa: S608 - constant SQL
+    "queued AS (SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:actor_id AS integer[]), "
+    "CAST(:actor_name AS text[]), CAST(:action AS text[]), CAST(:entity_type AS text[]), "
+    "CAST(:entity_id AS text[]), CAST(:before AS text[]), CAST(:after AS text[]), "
+    "CAST(:reason AS text[])) WITH ORDINALITY AS q(at, actor_id, actor_name, action, "
+    'entity_type, entity_id, "before", "after", reason, n)), '
+    "chain AS (SELECT 0::bigint AS n, seq, hash::text, NULL::text AS prev_hash FROM head "
+    "UNION ALL SELECT q.n, c.seq + 1, encode(sha256("
+    + _pg_material("q.", "c.seq + 1", "c.hash")
+    + "), 'hex'), c.hash FROM chain c JOIN queued q ON q.n = c.n + 1), "
+    "added AS (INSERT INTO audit_event (seq, at, actor_id, actor_name, action, entity_type, "
+    'entity_id, "before", "after", reason, prev_hash, hash) '
+    "SELECT c.seq, q.at, q.actor_id, q.actor_name, q.action, q.entity_type, q.entity_id, "
+    "q.before, q.after, q.reason, c.prev_hash, c.hash FROM chain c JOIN queued q ON q.n = c.n "
+    "RETURNING seq), "
+    "moved AS (UPDATE audit_head SET seq = last.seq, hash = last.hash FROM "
+    "(SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last WHERE audit_head.id = 1) "
+    "SELECT seq FROM added ORDER BY seq")
 
 
 def flush_pending(session: Session) -> list[int]:
@@ -162,13 +190,12 @@ def flush_pending(session: Session) -> list[int]:
     pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
     if not pending:
         return []
-    head = _take_seq(session, len(pending))
+    if session.get_bind().dialect.name == "postgresql":
+        return _append_postgresql(session, pending)
+    head = session.connection().execute(_TAKE_SEQ, {"count": len(pending)}).one_or_none()
     if head is None:
-        # The first event ever (or after a test emptied the table): several processes may
-        # get here at once; one inserts the head, the others wait for it and do nothing.
-        session.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h) "
-                             "ON CONFLICT (id) DO NOTHING"), {"h": GENESIS})
-        head = _take_seq(session, len(pending))
+        _insert_head(session)
+        head = session.connection().execute(_TAKE_SEQ, {"count": len(pending)}).one()
     last_seq, prev = head
     seq = last_seq - len(pending)
     rows = []
@@ -179,16 +206,25 @@ def flush_pending(session: Session) -> list[int]:
                             values["before"], values["after"], values["reason"], prev)
         rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    if session.get_bind().dialect.name == "postgresql":
-        # One round trip: the events and the head's new hash (the head row is already locked
-        # by the UPDATE above).
-        columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
-        session.execute(_PG_APPEND, {**columns, "head_hash": prev})
-    else:
-        table = AuditHead.__table__
-        session.execute(AuditEvent.__table__.insert(), rows)
-        session.execute(table.update().where(table.c.id == 1).values(hash=prev))
+    session.connection().execute(_INSERT_EVENTS, rows)
+    session.connection().execute(_MOVE_HEAD, {"head_hash": prev})
     return [row["seq"] for row in rows]
+
+
+def _append_postgresql(session: Session, pending: list[dict[str, Any]]) -> list[int]:
+    """One round trip: the head locked, the events chained and inserted, the head moved."""
+    columns = {name: [values[name] for values in pending] for name in _QUEUED_COLUMNS}
+    seqs = list(session.connection().scalars(_PG_APPEND, columns))
+    if not seqs:
+        _insert_head(session)
+        seqs = list(session.connection().scalars(_PG_APPEND, columns))
+    return seqs
+
+
+def _insert_head(session: Session) -> None:
+    """The first event ever (or after a test emptied the table): several processes may get
+    here at once; one inserts the head, the others wait for it and do nothing."""
+    session.execute(_INSERT_HEAD, {"h": GENESIS})
 
 
 @event.listens_for(Session, "before_commit")
@@ -221,14 +257,7 @@ VERIFY_COLUMNS = (
     "prev_hash, hash"
 )
 
-#: PostgreSQL builds the exact text `event_hash` hashes (fields joined by U+001F, the time as
-#: `isoformat(timespec="microseconds")` in UTC, no actor as ""), so verify need not make a
-#: datetime and a Python tuple of twelve values per event (it also hashes it: see
-#: `check_postgresql`).
-_PG_MATERIAL = """convert_to(concat_ws(chr(31), seq::text,
-    to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
-    CASE WHEN actor_id IS NULL OR actor_id = 0 THEN '' ELSE actor_id::text END,
-    actor_name, action, entity_type, entity_id, before, after, reason, prev_hash), 'UTF8')"""
+_PG_MATERIAL = _pg_material("", "seq", "prev_hash")
 
 
 #: One statement, one snapshot: how many events, the last one, the first whose recomputed
