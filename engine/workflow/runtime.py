@@ -29,7 +29,7 @@ from engine.db import db, ends_work, utcnow
 from engine.errors import Conflict, GxpError, InvalidInput, NotFound, PermissionDenied
 from engine.identity import service as identity
 from engine.identity.models import User
-from engine.workflow import serialization
+from engine.workflow import serialization, writes
 from engine.workflow.definitions import UserTaskMeta, user_task_meta
 from engine.workflow.models import (
     HumanTask,
@@ -48,20 +48,6 @@ log = logging.getLogger(__name__)
 
 MAX_ENGINE_ROUNDS = 200
 
-# The statements of every completion, built once (Core, on the tables: no ORM bookkeeping).
-_instances, _tasks = ProcessInstance.__table__, HumanTask.__table__
-_SAVE_INSTANCE = (
-    _instances.update()
-    .where(_instances.c.id == bindparam("instance_id"),
-           _instances.c.revision == bindparam("loaded_revision"))
-    .values({name: bindparam(name) for name in ("serialized", "revision", "serializer_version",
-                                                "updated_at", "status", "ended_at", "error")}))
-_CLOSE_TASK = (
-    _tasks.update()
-    .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == "open")
-    .values({name: bindparam(name) for name in ("status", "completed_at", "completed_by",
-                                                "assignee_id")}))
-_INSERT_HISTORY = TaskHistory.__table__.insert()
 _TASK_WITH_INSTANCE = (
     select(ProcessInstance, HumanTask)
     .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
@@ -261,19 +247,15 @@ class Runtime:
         return found[0], found[1]
 
     def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        """Write the workflow and the instance's state if the revision is still the one loaded
-        (one UPDATE: the revision check and the write are the same statement), then flush."""
+        """Write the workflow and the instance's state if the revision is still the one loaded,
+        with what the advance queued (task rows, history; see `writes`), then flush."""
         revision = instance.revision
         values = {"serialized": serialization.dumps(workflow), "revision": revision + 1,
                   "serializer_version": serialization.VERSION, "updated_at": utcnow(),
                   "status": instance.status, "ended_at": instance.ended_at,
                   "error": instance.error}
         with db.session.no_autoflush:  # the instance's own changes go in this UPDATE
-            result = db.session.execute(_SAVE_INSTANCE, {"instance_id": instance.id,
-                                                         "loaded_revision": revision, **values})
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("Someone else advanced this process at the same time. "
-                           "Reload the page and try again.")
+            writes.save(db.session(), instance.id, revision, values)
         _committed(instance, values)
         _flush_changes()
 
@@ -314,7 +296,7 @@ class Runtime:
         if instance.status == "completed" and instance.ended_at is None:
             instance.ended_at = utcnow()
         ready = _user_tasks(ready_manual)
-        new_rows: list[dict[str, Any]] = []
+        queued = writes.pending(db.session(), instance.id)
         if synced is None:
             open_rows = {
                 row.task_guid: row
@@ -328,29 +310,20 @@ class Runtime:
                     row.status = "cancelled"
             had_rows = set(open_rows)
         else:
-            gone = synced.open_tasks - ready.keys()
-            if gone:
-                db.session.execute(
-                    update(HumanTask)
-                    .where(HumanTask.instance_id == instance.id,
-                           HumanTask.task_guid.in_(sorted(gone)), HumanTask.status == "open")
-                    .values(status="cancelled")
-                )
+            queued.cancelled |= synced.open_tasks - ready.keys()
             had_rows = synced.open_tasks
         for guid, task in ready.items():
             if guid in had_rows:
                 continue
             meta = user_task_meta(task.task_spec)
             now = utcnow()
-            new_rows.append({
-                "instance_id": instance.id, "task_guid": guid, "task_name": task.task_spec.name,
+            queued.new_tasks.append({
+                "task_guid": guid, "task_name": task.task_spec.name,
                 "title": task.task_spec.bpmn_name or task.task_spec.name, "step": meta.step,
                 "role": meta.role, "subject": instance.subject, "site_code": instance.site_code,
-                "assignee_id": None, "status": "open", "created_at": now,
+                "created_at": now,
                 "due_at": now + timedelta(hours=meta.due_hours) if meta.due_hours else None,
             })
-        if new_rows:
-            db.session.execute(HumanTask.__table__.insert(), new_rows)
         self._sync_waits(instance, workflow, synced)
 
     def _sync_waits(self, instance: ProcessInstance, workflow: BpmnWorkflow,
@@ -495,7 +468,7 @@ class Runtime:
         task.data["_performers"] = {**performers, meta.step: actor.id}
         record = serialization.plain({**form, **effects})
         task.run()
-        self._close_row(row, actor)
+        self._close_row(instance, row, actor)
         synced.open_tasks.discard(row.task_guid)
         self._history(instance, task, "completed", actor, record, outcome.verdicts,
                       step=meta.step)
@@ -506,13 +479,12 @@ class Runtime:
         return instance
 
     @staticmethod
-    def _close_row(row: HumanTask, actor: User) -> None:
-        """Mark the human task completed by `actor`, only while it is still open."""
+    def _close_row(instance: ProcessInstance, row: HumanTask, actor: User) -> None:
+        """Mark the human task completed by `actor`, when the instance is saved and only while
+        the row is still open."""
         values = {"status": "completed", "completed_at": utcnow(), "completed_by": actor.id,
                   "assignee_id": row.assignee_id if row.assignee_id is not None else actor.id}
-        result = db.session.execute(_CLOSE_TASK, {"task_id": row.id, **values})
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("This task is no longer waiting for input.")
+        writes.pending(db.session(), instance.id).closed = (row.id, values)
         _committed(row, values)
 
     def _refuse(self, instance: ProcessInstance, row: HumanTask, actor: User,
@@ -716,8 +688,8 @@ class Runtime:
                  actor: User | audit.Actor, data: Mapping[str, Any],
                  verdicts: list[dict[str, Any]] | None = None, step: str = "") -> None:
         name = actor.full_name if isinstance(actor, User) else actor.name
-        db.session.execute(_INSERT_HISTORY, dict(
-            instance_id=instance.id, task_guid=str(task.id) if task is not None else None,
+        writes.pending(db.session(), instance.id).history.append(dict(
+            task_guid=str(task.id) if task is not None else None,
             task_name=(task.task_spec.bpmn_name or task.task_spec.name) if task else "",
             step=step, event=event, user_id=actor.id, user_name=name, at=utcnow(),
             data=json.dumps(serialization.plain(data), ensure_ascii=False, default=str),

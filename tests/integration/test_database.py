@@ -55,3 +55,21 @@ def test_saved_workflows_are_compressed_with_lz4_on_postgresql(ctx: Flask) -> No
         "SELECT attcompression FROM pg_attribute "
         "WHERE attrelid = 'process_instance'::regclass AND attname = 'serialized'"))
     assert method == "l"
+
+
+@pytest.mark.production
+def test_a_pooled_connection_that_died_is_replaced(ctx: Flask) -> None:
+    """The server drops the pool's connection (a restart, a network cut) while it sleeps in
+    the pool: the next transaction gets a new one instead of an error (pool_pre_ping)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.commit()  # back to the pool
+    admin = create_engine(db.engine.url, poolclass=NullPool)
+    with admin.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        other.commit()
+    admin.dispose()
+    assert db.session.scalar(text("SELECT pg_backend_pid()")) != backend
+    db.session.commit()

@@ -120,7 +120,7 @@ def test_completing_a_task_reads_nothing_it_already_knows(
     assert len(reads) == 2, reads
     assert not any("WHERE human_task.instance_id" in " ".join(s.split()) for s in reads), reads
     assert sum("training_record" in s for s in reads) == 1
-    assert sum(s.startswith("UPDATE process_instance") for s in statements) == 1
+    assert sum("UPDATE process_instance" in s for s in statements) == 1
     assert open_task(instance.id, "receiving.putaway")
     assert_rows_follow(runtime, instance.id)
 
