@@ -63,6 +63,9 @@ def deliver_notice(notice_id: int, *, after: int | None = None) -> Outcome:
     if after is not None and (not history or history[-1].id != after
                               or history[-1].status != "failed"):
         return Outcome("skipped", history[-1].id if history else None)
+    if any(row.channel == "manual" for row in history):
+        # Sent by other means (a quality manager recorded it) while this delivery waited.
+        return Outcome("skipped", history[-1].id)
     maker = notice.manufacturer
     targets = [(channel, target) for channel, target in (
         ("email", maker.notify_email if maker else ""),

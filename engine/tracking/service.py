@@ -194,6 +194,10 @@ def record_sent_elsewhere(user: User, notice: TrackingNotice, how: str, note: st
         problems["note"] = "Say who sent it to whom, and when."
     if problems:
         raise InvalidInput("The record was not saved.", fields=problems)
+    # Locked as a delivery worker locks it: a delivery under way finishes first (and then
+    # the report is sent), and one that starts later finds this record and sends nothing.
+    db.session.execute(select(TrackingNotice.id).where(TrackingNotice.id == notice.id)
+                       .with_for_update())
     current = state_of(notice)
     if current == "sent":
         raise Conflict(f"Tracking report {notice.reference} is already sent.")

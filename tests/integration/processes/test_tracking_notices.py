@@ -29,6 +29,7 @@ from engine.audit import AuditEvent
 from engine.db import db, utcnow
 from engine.identity.models import Notification
 from engine.masterdata import service as md
+from engine.tracking import jobs as tracking_jobs
 from engine.tracking import service as tracking
 from engine.tracking.models import TrackingDelivery, TrackingNotice
 from tests.integration.processes import stockworld as sw
@@ -283,6 +284,13 @@ def test_qa_records_a_report_sent_by_other_means(
         [event] = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "tracking.sent_elsewhere")).all()
         assert json.loads(event.after)["how"] == "phone"
+    # A delivery still queued from before (a worker was down), run once the maker has an
+    # e-mail address: the report went by phone, so nothing more goes out.
+    _track(w.app, notify_email="tracking@maker.example")
+    with w.app.app_context():
+        assert tracking_jobs.deliver_notice(notice["id"]).result == "skipped"
+        db.session.commit()
+    assert len(_deliveries(w.app, notice["id"])) == 2
     _audit_ok(w.app)
 
 
