@@ -88,7 +88,9 @@ _PG_SAVE = text(
     "WITH closed AS (UPDATE human_task SET status = 'completed', "  # noqa: S608 - constant SQL
     "completed_at = :completed_at, completed_by = :completed_by, assignee_id = :assignee_id "
     "WHERE id = :task_id AND status = 'open' RETURNING id), "
-    "cancelled AS (UPDATE human_task SET status = 'cancelled' WHERE instance_id = :instance_id "
+    # No guids: a one-time filter, so nothing is scanned.
+    "cancelled AS (UPDATE human_task SET status = 'cancelled' WHERE "
+    "cardinality(CAST(:cancelled AS text[])) > 0 AND instance_id = :instance_id "
     "AND task_guid = ANY(CAST(:cancelled AS text[])) AND status = 'open'), "
     "new_tasks AS (INSERT INTO human_task (instance_id, status, " + ", ".join(NEW_TASK) + ") "
     "SELECT :instance_id, 'open', " + ", ".join(f"t.{name}" for name in NEW_TASK)
