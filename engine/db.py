@@ -59,6 +59,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's text: `column` holds one of `values` (constant code names)."""
+    if any("'" in value for value in values):
+        raise ValueError("a CHECK value cannot hold a quote")
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 def ping() -> dict[str, Any]:
     """Run `SELECT 1` and report the backend; raises the driver's error when unreachable."""
     db.session.execute(text("SELECT 1"))

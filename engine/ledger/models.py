@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import UTCDateTime, db, utcnow
+from engine.db import UTCDateTime, db, one_of, utcnow
 from engine.masterdata.models import Location, Party, Product
 
 #: Statuses stock can have while it is on hand (a balance row's status). "picked" is available
@@ -44,10 +44,6 @@ KINDS: Final = (
 EXPIRY_FLAGS: Final = ("ok", "near_expiry", "expired")
 
 BIG_ID = BigInteger().with_variant(Integer, "sqlite")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class Lot(db.Model):  # type: ignore[name-defined]
@@ -72,7 +68,7 @@ class Lot(db.Model):  # type: ignore[name-defined]
 
     __table_args__ = (
         UniqueConstraint("product_id", "lot_no", name="uq_lot_product_lot_no"),
-        CheckConstraint(_in("expiry_flag", EXPIRY_FLAGS), name="expiry_flag"),
+        CheckConstraint(one_of("expiry_flag", EXPIRY_FLAGS), name="expiry_flag"),
         Index("ix_lot_expiry", "expiry_date"),
     )
 
@@ -108,7 +104,7 @@ class SerialUnit(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("product_id", "serial", name="uq_serial_unit_product_serial"),
         CheckConstraint("(location_id IS NULL) = (status IS NULL OR "
-                        + _in("status", OUT_STATUSES) + ")", name="placed"),
+                        + one_of("status", OUT_STATUSES) + ")", name="placed"),
     )
 
 
@@ -133,7 +129,7 @@ class StockBalance(db.Model):  # type: ignore[name-defined]
                          name="uq_stock_balance_key"),
         CheckConstraint("quantity >= 0", name="not_negative"),
         CheckConstraint("serial = '' OR quantity <= 1", name="serial_single"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
         # A serial number is in one place, in one status, at a time.
         Index("uq_stock_balance_serial_on_hand", "product_id", "serial", unique=True,
               postgresql_where=text("serial <> '' AND quantity > 0"),
@@ -180,14 +176,14 @@ class StockMovement(db.Model):  # type: ignore[name-defined]
                                                         lazy="raise")
 
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(one_of("kind", KINDS), name="kind"),
         CheckConstraint("quantity > 0", name="positive"),
         CheckConstraint("serial = '' OR quantity = 1", name="serial_single"),
         CheckConstraint("from_location_id IS NOT NULL OR to_location_id IS NOT NULL",
                         name="somewhere"),
-        CheckConstraint("from_location_id IS NULL OR " + _in("from_status", STATUSES),
+        CheckConstraint("from_location_id IS NULL OR " + one_of("from_status", STATUSES),
                         name="from_status"),
-        CheckConstraint("to_location_id IS NULL OR " + _in("to_status", STATUSES),
+        CheckConstraint("to_location_id IS NULL OR " + one_of("to_status", STATUSES),
                         name="to_status"),
         # Trace, both directions: every movement of a lot, filtered by kind.
         Index("ix_stock_movement_lot", "lot_id", "kind", "at"),
@@ -231,7 +227,7 @@ class CountSheet(db.Model):  # type: ignore[name-defined]
         back_populates="sheet", lazy="selectin", order_by="CountLine.id")
 
     __table_args__ = (
-        CheckConstraint(_in("status", ("open", "posted", "cancelled")), name="status"),
+        CheckConstraint(one_of("status", ("open", "posted", "cancelled")), name="status"),
         Index("uq_count_sheet_open_location", "location_id", unique=True,
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
@@ -291,7 +287,7 @@ class TemperatureImport(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("subject", "sha256", name="uq_temperature_import_file"),
         CheckConstraint("(location_id IS NULL) <> (shipment = '')", name="one_subject"),
-        CheckConstraint(_in("direction", ("", "inbound", "outbound")), name="direction"),
+        CheckConstraint(one_of("direction", ("", "inbound", "outbound")), name="direction"),
         Index("ix_temperature_import_location", "location_id", "first_at"),
         Index("ix_temperature_import_shipment", "shipment", "direction"),
     )

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import UTCDateTime, db, utcnow
+from engine.db import UTCDateTime, db, one_of, utcnow
 
 REGIONS: Final = ("CN", "US", "EU")
 #: Zone types of a storage location (GSP 40: pending/returns yellow, accepted/shipping green,
@@ -44,10 +44,6 @@ LICENCE_TYPES: Final = (
     "eu_registration",        # EUDAMED actor registration (SRN)
     "other",
 )
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 def _day(value: date | None) -> str | None:
@@ -72,7 +68,7 @@ class Site(db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
-    __table_args__ = (CheckConstraint(_in("region", REGIONS), name="region"),)
+    __table_args__ = (CheckConstraint(one_of("region", REGIONS), name="region"),)
 
     def audit_values(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "region": self.region,
@@ -98,7 +94,7 @@ class Location(db.Model):  # type: ignore[name-defined]
 
     __table_args__ = (
         UniqueConstraint("site_id", "code", name="uq_location_site_code"),
-        CheckConstraint(_in("zone", ZONES), name="zone"),
+        CheckConstraint(one_of("zone", ZONES), name="zone"),
         CheckConstraint("temp_min IS NULL OR temp_max IS NULL OR temp_min <= temp_max",
                         name="temp_range"),
         Index("ix_location_site_zone", "site_id", "zone"),
@@ -147,8 +143,8 @@ class Party(db.Model):  # type: ignore[name-defined]
         back_populates="party", lazy="selectin", order_by="Licence.id")
 
     __table_args__ = (
-        CheckConstraint(_in("review_status", REVIEW_STATUSES), name="review_status"),
-        CheckConstraint(_in("licence_flag", VALIDITY_FLAGS), name="licence_flag"),
+        CheckConstraint(one_of("review_status", REVIEW_STATUSES), name="review_status"),
+        CheckConstraint(one_of("licence_flag", VALIDITY_FLAGS), name="licence_flag"),
         CheckConstraint("is_supplier OR is_manufacturer OR is_customer", name="has_role"),
     )
 
@@ -188,7 +184,7 @@ class Licence(db.Model):  # type: ignore[name-defined]
     party: Mapped[Party] = relationship(back_populates="licences")
 
     __table_args__ = (
-        CheckConstraint(_in("type", LICENCE_TYPES), name="type"),
+        CheckConstraint(one_of("type", LICENCE_TYPES), name="type"),
         UniqueConstraint("party_id", "type", "number", name="uq_licence_party_type_number"),
         Index("ix_licence_expires", "expires_on"),
     )
@@ -242,9 +238,9 @@ class Product(db.Model):  # type: ignore[name-defined]
     manufacturer: Mapped[Party | None] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint(_in("device_class", DEVICE_CLASSES), name="device_class"),
-        CheckConstraint(_in("review_status", REVIEW_STATUSES), name="review_status"),
-        CheckConstraint(_in("registration_flag", VALIDITY_FLAGS), name="registration_flag"),
+        CheckConstraint(one_of("device_class", DEVICE_CLASSES), name="device_class"),
+        CheckConstraint(one_of("review_status", REVIEW_STATUSES), name="review_status"),
+        CheckConstraint(one_of("registration_flag", VALIDITY_FLAGS), name="registration_flag"),
         CheckConstraint("near_expiry_days >= 0", name="near_expiry_days"),
         CheckConstraint("storage_temp_min IS NULL OR storage_temp_max IS NULL "
                         "OR storage_temp_min <= storage_temp_max", name="temp_range"),

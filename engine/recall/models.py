@@ -21,16 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import UTCDateTime, db, utcnow
+from engine.db import UTCDateTime, db, one_of, utcnow
 
 LEVELS: Final = ("I", "II", "III")
 STATUSES: Final = ("open", "closed")
 CHANNELS: Final = ("email", "webhook")
 DELIVERY_STATUSES: Final = ("sent", "failed", "no_channel")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Recall(db.Model):  # type: ignore[name-defined]
@@ -66,8 +62,8 @@ class Recall(db.Model):  # type: ignore[name-defined]
         back_populates="recall", order_by="RecallConsignee.id", lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("level", LEVELS), name="level"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(one_of("level", LEVELS), name="level"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
     )
 
     @property
@@ -155,5 +151,5 @@ class RecallDelivery(DeliveryAttempt, db.Model):  # type: ignore[name-defined]
                                               index=True)
 
     __table_args__ = (
-        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
     )

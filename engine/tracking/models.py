@@ -14,8 +14,8 @@ from typing import Any, Final
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import UTCDateTime, db, utcnow
-from engine.recall.models import DeliveryAttempt, _in
+from engine.db import UTCDateTime, db, one_of, utcnow
+from engine.recall.models import DeliveryAttempt
 
 EVENTS: Final = ("received", "shipped")
 #: "none": no channel to try (no manufacturer on file, or neither e-mail nor webhook);
@@ -60,7 +60,7 @@ class TrackingNotice(db.Model):  # type: ignore[name-defined]
     manufacturer = relationship("Party", foreign_keys=[manufacturer_id], lazy="joined")
 
     __table_args__ = (
-        CheckConstraint(_in("event", EVENTS), name="event"),
+        CheckConstraint(one_of("event", EVENTS), name="event"),
         CheckConstraint("quantity > 0", name="quantity"),
         Index("ix_tracking_notice_product_lot", "product_id", "lot"),
         Index("ix_tracking_notice_due_at", "due_at"),
@@ -94,6 +94,6 @@ class TrackingDelivery(DeliveryAttempt, db.Model):  # type: ignore[name-defined]
                                            index=True)
 
     __table_args__ = (
-        CheckConstraint(_in("channel", CHANNELS), name="channel"),
-        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
     )
