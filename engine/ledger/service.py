@@ -707,6 +707,34 @@ def _split(quantity: int, held: dict[str, int]) -> dict[str, int]:
 
 # -- balances and FEFO -------------------------------------------------------------------------
 
+def still_picked(instance_id: str) -> list[tuple[Lot, str, Location, int]]:
+    """What a process's own movements left picked, per lot, serial and place: picked in less
+    picked out (shipped, or put back when the outbound check failed). A recall hold since
+    (another process's movement) can leave less than that in the balance."""
+    moved = StockMovement
+    into = (select(moved.lot_id, moved.serial, moved.to_location_id.label("place"),
+                   moved.quantity.label("quantity"))
+            .where(moved.instance_id == instance_id, moved.to_status == "picked"))
+    out = (select(moved.lot_id, moved.serial, moved.from_location_id.label("place"),
+                  (-moved.quantity).label("quantity"))
+           .where(moved.instance_id == instance_id, moved.from_status == "picked"))
+    both = into.union_all(out).subquery()
+    rows = db.session.execute(
+        select(both.c.lot_id, both.c.serial, both.c.place, func.sum(both.c.quantity))
+        .group_by(both.c.lot_id, both.c.serial, both.c.place)
+        .having(func.sum(both.c.quantity) > 0)
+        .order_by(both.c.lot_id, both.c.serial, both.c.place)).all()
+    return [(_lot(lot_id), serial, _location(place), int(quantity))
+            for lot_id, serial, place, quantity in rows]
+
+
+def _lot(lot_id: int) -> Lot:
+    lot = db.session.get(Lot, lot_id)
+    if lot is None:
+        raise NotFound(f"Lot {lot_id} does not exist.")
+    return lot
+
+
 def balances(*, product: Product | None = None, lot: Lot | None = None,
              lots: list[int] | None = None, location: Location | None = None,
              site: Site | None = None, status: str | None = None) -> list[StockBalance]:

@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.identity.models import User
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
 
 Handler = Callable[[StepContext, GateOutcome], dict[str, Any]]
 FactsHandler = Callable[[StepContext], dict[str, Any]]
+TerminatedHandler = Callable[[ProcessInstance, User, str], None]
 HANDLERS: dict[str, Handler] = {}
 FACTS: dict[str, FactsHandler] = {}
+TERMINATED: dict[str, TerminatedHandler] = {}
 
 
 def facts(step: str) -> Callable[[FactsHandler], FactsHandler]:
@@ -46,6 +50,18 @@ def effect(step: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def terminated(process_key: str) -> Callable[[TerminatedHandler], TerminatedHandler]:
+    """Register what ending an instance of a process undoes (one handler per process)."""
+
+    def register(handler: TerminatedHandler) -> TerminatedHandler:
+        if process_key in TERMINATED and TERMINATED[process_key] is not handler:
+            raise RuntimeError(f"Process {process_key} already has a termination handler")
+        TERMINATED[process_key] = handler
+        return handler
+
+    return register
+
+
 class ProcessEffects:
     """The StepEffects of GxPFlow: dispatches to the handler registered for the task's step."""
 
@@ -58,6 +74,12 @@ class ProcessEffects:
         _load_modules()
         handler = HANDLERS.get(context.meta.step)
         return handler(context, outcome) if handler else {}
+
+    def terminated(self, instance: ProcessInstance, actor: User, reason: str) -> None:
+        _load_modules()
+        handler = TERMINATED.get(instance.process_key)
+        if handler:
+            handler(instance, actor, reason)
 
 
 #: Process modules that register handlers (one line each).

@@ -16,15 +16,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from engine import audit
 from engine.db import utcnow
 from engine.errors import InvalidInput
+from engine.identity.models import User
 from engine.ledger import service as ledger
 from engine.masterdata import service as md
 from engine.masterdata.models import Party, Product, Site
-from engine.processes import effect, facts
+from engine.processes import effect, facts, terminated
 from engine.processes import stockfacts as sf
 from engine.rules.workflow_gate import OUTCOME_KEY
 from engine.workflow import serialization
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
 
 #: The items of a delivery note (随货同行单, GSP 92) in the order the rule packs name them.
@@ -35,8 +38,12 @@ NOTE_ITEMS = ("supplier", "registrant", "manufacturer", "product_name", "model_s
 
 
 def order_no(context: StepContext) -> str:
-    subject = (context.instance.subject or "").strip()
-    return subject[:60] or f"SO-{context.instance.site_code}-{context.instance.id:06d}"
+    return _order_no(context.instance)
+
+
+def _order_no(instance: ProcessInstance) -> str:
+    subject = (instance.subject or "").strip()
+    return subject[:60] or f"SO-{instance.site_code}-{instance.id:06d}"
 
 
 def delivery_note_no(context: StepContext) -> str:
@@ -415,3 +422,26 @@ def unpick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
             reason="Outbound check failed: back to stock", **sf.ids(context))
         moved.append(movement.id)
     return {"returned_movements": moved}
+
+
+# -- an outbound ended by an administrator ------------------------------------------------------
+
+@terminated("outbound")
+def free_reservation(instance: ProcessInstance, actor: User, reason: str) -> None:
+    """Ending an outbound frees the stock it still holds picked, in place: the goods stay where
+    they are (the dispatch area), sellable again and open to other orders' allocation.
+
+    Posted by the system (the decision is the terminating person's, named in the reason and in
+    the instance's audit event): whoever may end a process need not be a warehouse operator."""
+    document = _order_no(instance)
+    why = (f"Outbound {document} terminated by {actor.full_name}: {reason.strip()}. "
+           "Its picked goods are no longer reserved.")
+    for lot, serial, place, quantity in ledger.still_picked(str(instance.id)):
+        here = sum(b.quantity for b in ledger.balances(lot=lot, location=place, status="picked")
+                   if b.serial == serial)
+        if min(quantity, here) <= 0:
+            continue  # held by a recall since it was picked: the hold decides its fate
+        ledger.transfer(audit.SYSTEM, "status_change", lot, min(quantity, here), serial=serial,
+                        source=ledger.Place(place, "picked"),
+                        target=ledger.Place(place, "available"), document=document,
+                        reason=why, instance_id=str(instance.id))

@@ -113,6 +113,10 @@ class StepEffects(Protocol):
 
     def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]: ...
 
+    def terminated(self, instance: ProcessInstance, actor: User, reason: str) -> None:
+        """An administrator ended the instance: undo what it holds that nothing else would
+        (stock reserved for it), in the terminating transaction."""
+
 
 class OpenGate:
     """The gate when no rule packs are wired in: every step passes."""
@@ -127,6 +131,9 @@ class NoEffects:
 
     def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         return {}
+
+    def terminated(self, instance: ProcessInstance, actor: User, reason: str) -> None:
+        return None
 
 
 class RuntimeScriptEngine(RestrictedScriptEngine):  # type: ignore[misc]
@@ -521,6 +528,7 @@ class Runtime:
                            .values(status="cancelled"))
         instance.ended_at = utcnow()
         db.session.flush()
+        self.effects.terminated(instance, actor, reason)
         return instance
 
     def _set_status(self, actor: User, instance_id: int, status: str, reason: str,

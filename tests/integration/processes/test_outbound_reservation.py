@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from engine import audit
 from engine.db import db
 from engine.ledger import service as ledger
+from engine.ledger.models import StockMovement
 from engine.masterdata import service as md
 from tests.integration.processes.stockworld import (
     THERMO,
@@ -26,6 +28,7 @@ from tests.integration.processes.stockworld import (
     stock,
     world,
 )
+from tests.support.web import submit
 
 __all__ = ["world"]  # the fixture, imported for pytest
 
@@ -145,3 +148,45 @@ def test_a_recall_after_picking_holds_the_picked_goods_and_the_check_fails(
     after = stock(world.app, "THERMO", world.site)
     assert after[("SHP-01", "recalled", "T-EARLY")] == 40  # stays where the hold found it
     assert after[("A-01", "available", "T-LATE")] == 40
+
+
+@pytest.mark.parametrize("world", ["SH"], indirect=True)
+def test_terminating_an_outbound_frees_what_it_picked_and_nothing_else(world: World) -> None:
+    abandoned = start(world, "oper", "outbound", "SO-ABANDONED")
+    other = start(world, "oper", "outbound", "SO-OTHER")
+    step(world, "oper", abandoned, "outbound.order", order(45))
+    step(world, "oper", other, "outbound.order", order(5))
+    step(world, "oper", abandoned, "outbound.pick",
+         {"picked_all": "y", "udi_scans": scans("T-EARLY", "T-LATE")})
+    step(world, "oper", other, "outbound.pick", {"picked_all": "y", "udi_scans": scans("T-LATE")})
+    assert stock(world.app, "THERMO", world.site)[("SHP-01", "picked", "T-LATE")] == 10
+
+    # The page says what terminating does; without a reason nothing happens.
+    qm = world.client("qm")
+    url = f"/processes/instances/{abandoned}"
+    assert "goods an outbound picked become available again" in qm.get(url).get_data(
+        as_text=True)
+    refused = submit(qm, f"{url}/terminate", {"reason": " ", "confirm": "y"}, form_url=url)
+    assert refused.status_code == 302 and instance_status(world.app, abandoned) == "running"
+    ended = submit(qm, f"{url}/terminate",
+                   {"reason": "Customer cancelled the order", "confirm": "y"}, form_url=url)
+    assert ended.status_code == 302
+    assert instance_status(world.app, abandoned) == "terminated"
+
+    freed = [(m["kind"], m["lot"], m["quantity"], m["from"], m["to"], m["actor"])
+             for m in movements_of(world.app, abandoned)][-2:]
+    assert freed == [("status_change", "T-EARLY", 40, "picked", "available", "system"),
+                     ("status_change", "T-LATE", 5, "picked", "available", "system")]
+    after = stock(world.app, "THERMO", world.site)
+    assert after[("SHP-01", "available", "T-EARLY")] == 40  # where they lie, sellable again
+    assert after[("SHP-01", "available", "T-LATE")] == 5
+    assert after[("SHP-01", "picked", "T-LATE")] == 5  # the other order keeps its goods
+    with world.app.app_context():
+        reasons = db.session.scalars(select(StockMovement.reason).where(
+            StockMovement.instance_id == str(abandoned),
+            StockMovement.kind == "status_change", StockMovement.to_status == "available"))
+        assert all("terminated by" in r and "Customer cancelled the order" in r
+                   for r in reasons)
+        assert audit.verify().ok
+    check_and_ship(world, other, "T-LATE")
+    assert instance_status(world.app, other) == "completed"
