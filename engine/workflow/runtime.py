@@ -209,6 +209,7 @@ class Runtime:
         )
         db.session.add(instance)
         db.session.flush()
+        writes.discard(db.session(), instance.id)  # SQLite may reuse a rolled-back id
         self._history(instance, None, "started", actor, data or {})
         audit.record(actor, "instance.start", "process_instance", instance.id,
                      after={"process": key, "version": definition.version,
@@ -230,6 +231,7 @@ class Runtime:
         )
         if instance is None:
             raise NotFound(f"Process instance {instance_id} does not exist.")
+        writes.discard(db.session(), instance.id)
         return instance
 
     def lock_task(self, human_task_id: int) -> tuple[ProcessInstance, HumanTask]:
@@ -245,13 +247,14 @@ class Runtime:
         session = db.session()
         locked: dict[int, tuple[ProcessInstance, HumanTask]] = session.info.setdefault(
             _LOCKED, {})
-        if human_task_id in locked:
-            return locked[human_task_id]
-        found = session.execute(_LOCK_TASK, {"task_id": human_task_id}).one_or_none()
-        if found is None:
-            raise NotFound(f"Task {human_task_id} does not exist.")
-        locked[human_task_id] = (found[0], found[1])
-        return found[0], found[1]
+        if human_task_id not in locked:
+            found = session.execute(_LOCK_TASK, {"task_id": human_task_id}).one_or_none()
+            if found is None:
+                raise NotFound(f"Task {human_task_id} does not exist.")
+            locked[human_task_id] = (found[0], found[1])
+        instance, row = locked[human_task_id]
+        writes.discard(session, instance.id)
+        return instance, row
 
     def _save(self, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
         """Write the workflow and the instance's state if the revision is still the one loaded,

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import bindparam, event, text
 from sqlalchemy.orm import Session
 
-from engine.db import ends_work
 from engine.errors import Conflict
 from engine.workflow.models import HumanTask, ProcessInstance, TaskHistory
 
@@ -49,10 +48,17 @@ def pending(session: Session, instance_id: int) -> _Pending:
     return queued.setdefault(instance_id, _Pending())
 
 
+def discard(session: Session, instance_id: int) -> None:
+    """Drop what an earlier, failed attempt to advance the instance left queued (every advance
+    begins by locking or starting its instance, which calls this)."""
+    session.info.get(_PENDING, {}).pop(instance_id, None)
+
+
 @event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction: object) -> None:
-    """Queued writes end with their transaction (they are only queued after an error)."""
-    if ends_work(transaction):
+def _forget(session: Session, transaction: Any) -> None:
+    """Queued writes end with the transaction (anything still queued then was left by an
+    error). A savepoint's end keeps them: an advance may run a savepoint before its save."""
+    if transaction.parent is None:
         session.info.pop(_PENDING, None)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from engine import audit
 from engine.db import db
+from engine.workflow import writes
 from engine.workflow.models import HumanTask, MessageWait, ProcessInstance, TimerDue
 from engine.workflow.runtime import Runtime, _user_tasks, _waits
 from tests.integration.workflow.conftest import START_DATA
@@ -153,3 +154,24 @@ def test_one_permission_check_per_transaction_reads_training_once(
     assert "receiving_clerk" in identity.effective_roles(user)
     savepoint.rollback()
     assert "receiving_clerk" not in identity.effective_roles(user)
+
+
+def test_queued_writes_outlive_a_savepoint_but_not_a_failed_attempt(
+    deployed: dict[str, Any], make_user: Any
+) -> None:
+    """What an advance queues survives a savepoint released before its save (an effect may
+    use one), and what a failed attempt left is dropped when the instance is locked again."""
+    runtime = Runtime()
+    clerk = make_user("clerk", "receiving_clerk")
+    instance = runtime.start(clerk, "receiving_inspection", START_DATA, subject="PO-Q")
+    db.session.commit()
+    session = db.session()
+    writes.pending(session, instance.id).history.append({"event": "left by a failure"})
+    with db.session.begin_nested():
+        db.session.flush()
+    assert writes.pending(session, instance.id).history == [{"event": "left by a failure"}]
+    runtime.lock(instance.id)  # the next attempt starts clean
+    assert writes.pending(session, instance.id).history == []
+    writes.pending(session, instance.id).history.append({"event": "left by a failure"})
+    db.session.rollback()
+    assert instance.id not in session.info.get("gxpflow.workflow.pending_writes", {})
