@@ -25,41 +25,31 @@ FACTS: dict[str, FactsHandler] = {}
 TERMINATED: dict[str, TerminatedHandler] = {}
 
 
-def facts(step: str) -> Callable[[FactsHandler], FactsHandler]:
-    """Register what the server computes for a step's rule-pack fact before the gate runs
-    (licence and registration validity, stock status, temperatures from the ledger...)."""
-
-    def register(handler: FactsHandler) -> FactsHandler:
-        if step in FACTS and FACTS[step] is not handler:
-            raise RuntimeError(f"Step {step} already has a facts handler")
-        FACTS[step] = handler
+def _register(table: dict[str, Any], key: str, taken: str) -> Callable[[Any], Any]:
+    def register(handler: Any) -> Any:
+        if key in table and table[key] is not handler:
+            raise RuntimeError(taken)
+        table[key] = handler
         return handler
 
     return register
+
+
+def facts(step: str) -> Callable[[FactsHandler], FactsHandler]:
+    """Register what the server computes for a step's rule-pack fact before the gate runs
+    (licence and registration validity, stock status, temperatures from the ledger...)."""
+    return _register(FACTS, step, f"Step {step} already has a facts handler")
 
 
 def effect(step: str) -> Callable[[Handler], Handler]:
     """Register the handler of a step (one per step)."""
-
-    def register(handler: Handler) -> Handler:
-        if step in HANDLERS and HANDLERS[step] is not handler:
-            raise RuntimeError(f"Step {step} already has an effect handler")
-        HANDLERS[step] = handler
-        return handler
-
-    return register
+    return _register(HANDLERS, step, f"Step {step} already has an effect handler")
 
 
 def terminated(process_key: str) -> Callable[[TerminatedHandler], TerminatedHandler]:
     """Register what ending an instance of a process undoes (one handler per process)."""
-
-    def register(handler: TerminatedHandler) -> TerminatedHandler:
-        if process_key in TERMINATED and TERMINATED[process_key] is not handler:
-            raise RuntimeError(f"Process {process_key} already has a termination handler")
-        TERMINATED[process_key] = handler
-        return handler
-
-    return register
+    return _register(TERMINATED, process_key,
+                     f"Process {process_key} already has a termination handler")
 
 
 class ProcessEffects:
