@@ -6,6 +6,7 @@ Each feature adds its own strings to `CATALOG` through `add_messages`.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -147,6 +148,16 @@ def zone_label(local: datetime) -> str:
     return utc if not name or name[0] in "+-" else f"{name} ({utc})"
 
 
+def readable(value: Any) -> str:
+    """Recorded data as a person reads it: nothing for an empty value, JSON with Chinese and
+    other text as written (not as \\u escapes) for lists and mappings, text otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["gxpflow.settings"]
     return settings
@@ -155,3 +166,4 @@ def _settings() -> Settings:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=translate, get_locale=get_locale)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["readable"] = readable
