@@ -160,10 +160,12 @@ def _pg_material(prefix: str, seq: str, prev_hash: str) -> str:
     {prev_hash}), 'UTF8')"""
 
 
-#: PostgreSQL: lock the head, chain the queued events (one array per column) onto it, insert
-#: them and move the head, in one statement whatever their number. The hashes are computed
+#: PostgreSQL, a step's few events: lock the head, chain the queued events (one array per
+#: column) onto it, insert them and move the head, in one statement. The hashes are computed
 #: by PostgreSQL with the same bytes `event_hash` hashes (verify checks them either way).
 #: Constant text, so it is parsed once and prepared by the driver. No row: no head yet.
+#: Each link of the recursion looks its event up among all the queued ones, so the work grows
+#: with the square of their number: batches above CHAINED_BY_POSTGRESQL are chained in Python.
 _PG_APPEND = text(
     "WITH RECURSIVE head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE), "  # noqa: S608 - constant SQL
     "queued AS (SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:actor_id AS integer[]), "
@@ -183,6 +185,19 @@ _PG_APPEND = text(
     "moved AS (UPDATE audit_head SET seq = last.seq, hash = last.hash FROM "
     "(SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last WHERE audit_head.id = 1) "
     "SELECT seq FROM added ORDER BY seq")
+CHAINED_BY_POSTGRESQL = 32
+
+#: PostgreSQL, events chained in Python (the head already locked by `_TAKE_SEQ`): all of them
+#: and the head's new hash in one statement whatever their number.
+_PG_INSERT_CHAINED = text(
+    "WITH move_head AS (UPDATE audit_head SET hash = :head_hash WHERE id = 1) "
+    "INSERT INTO audit_event (seq, at, actor_id, actor_name, action, entity_type, entity_id, "
+    '"before", "after", reason, prev_hash, hash) '
+    "SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:at AS timestamptz[]), "
+    "CAST(:actor_id AS integer[]), CAST(:actor_name AS text[]), CAST(:action AS text[]), "
+    "CAST(:entity_type AS text[]), CAST(:entity_id AS text[]), CAST(:before AS text[]), "
+    "CAST(:after AS text[]), CAST(:reason AS text[]), CAST(:prev_hash AS text[]), "
+    "CAST(:hash AS text[]))")
 
 
 def flush_pending(session: Session) -> list[int]:
@@ -190,8 +205,9 @@ def flush_pending(session: Session) -> list[int]:
     pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
     if not pending:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _append_postgresql(session, pending)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and len(pending) <= CHAINED_BY_POSTGRESQL:
+        return _append_chained_by_postgresql(session, pending)
     head = session.connection().execute(_TAKE_SEQ, {"count": len(pending)}).one_or_none()
     if head is None:
         _insert_head(session)
@@ -206,12 +222,17 @@ def flush_pending(session: Session) -> list[int]:
                             values["before"], values["after"], values["reason"], prev)
         rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.connection().execute(_INSERT_EVENTS, rows)
-    session.connection().execute(_MOVE_HEAD, {"head_hash": prev})
+    if postgresql:
+        columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+        session.connection().execute(_PG_INSERT_CHAINED, {**columns, "head_hash": prev})
+    else:
+        session.connection().execute(_INSERT_EVENTS, rows)
+        session.connection().execute(_MOVE_HEAD, {"head_hash": prev})
     return [row["seq"] for row in rows]
 
 
-def _append_postgresql(session: Session, pending: list[dict[str, Any]]) -> list[int]:
+def _append_chained_by_postgresql(session: Session, pending: list[dict[str, Any]]
+                                  ) -> list[int]:
     """One round trip: the head locked, the events chained and inserted, the head moved."""
     columns = {name: [values[name] for values in pending] for name in _QUEUED_COLUMNS}
     seqs = list(session.connection().scalars(_PG_APPEND, columns))

@@ -37,6 +37,21 @@ def test_events_are_chained_in_order(ctx: Flask) -> None:
     assert result.ok and result.checked == 5
 
 
+def test_small_and_large_batches_chain_alike(ctx: Flask) -> None:
+    """A step's few events (chained by PostgreSQL in one statement there) and a batch too
+    large for that (chained in Python) make one chain."""
+    write_events(3)
+    write_events(audit.CHAINED_BY_POSTGRESQL + 5, "batch")
+    write_events(1, "after")
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert [e.seq for e in events] == list(range(1, audit.CHAINED_BY_POSTGRESQL + 10))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    assert all(e.hash == audit.event_hash(e.seq, e.at, e.actor_id, e.actor_name, e.action,
+                                          e.entity_type, e.entity_id, e.before, e.after,
+                                          e.reason, e.prev_hash) for e in events)
+    assert audit.verify().ok
+
+
 def test_a_rolled_back_transaction_leaves_no_event(ctx: Flask) -> None:
     write_events(2)
     audit.record(audit.SYSTEM, "thing.create", "thing", 99)
