@@ -719,20 +719,15 @@ def still_picked(instance_id: str) -> list[tuple[Lot, str, Location, int]]:
                   (-moved.quantity).label("quantity"))
            .where(moved.instance_id == instance_id, moved.from_status == "picked"))
     both = into.union_all(out).subquery()
+    net = (select(both.c.lot_id, both.c.serial, both.c.place,
+                  func.sum(both.c.quantity).label("quantity"))
+           .group_by(both.c.lot_id, both.c.serial, both.c.place)
+           .having(func.sum(both.c.quantity) > 0).subquery())
     rows = db.session.execute(
-        select(both.c.lot_id, both.c.serial, both.c.place, func.sum(both.c.quantity))
-        .group_by(both.c.lot_id, both.c.serial, both.c.place)
-        .having(func.sum(both.c.quantity) > 0)
-        .order_by(both.c.lot_id, both.c.serial, both.c.place)).all()
-    return [(_lot(lot_id), serial, _location(place), int(quantity))
-            for lot_id, serial, place, quantity in rows]
-
-
-def _lot(lot_id: int) -> Lot:
-    lot = db.session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound(f"Lot {lot_id} does not exist.")
-    return lot
+        select(Lot, net.c.serial, Location, net.c.quantity)
+        .join(Lot, Lot.id == net.c.lot_id).join(Location, Location.id == net.c.place)
+        .order_by(net.c.lot_id, net.c.serial, net.c.place)).all()
+    return [(lot, serial, place, int(quantity)) for lot, serial, place, quantity in rows]
 
 
 def balances(*, product: Product | None = None, lot: Lot | None = None,
