@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -56,6 +57,8 @@ _LOCK_TASK = (_TASK_WITH_INSTANCE.with_for_update(of=ProcessInstance)
               .execution_options(populate_existing=True))
 #: session.info key: {human task id: (instance, task)} locked in this transaction.
 _LOCKED = "gxpflow.workflow.locked"
+#: session.info key: ids of the instances this session is advancing now (`_advancing`).
+_ADVANCING = "gxpflow.workflow.advancing"
 
 
 @orm_event.listens_for(Session, "after_transaction_end")
@@ -63,6 +66,28 @@ def _forget_locks(session: Session, transaction: object) -> None:
     """A lock ends with its transaction (a savepoint's rollback releases its locks too)."""
     if ends_work(transaction):
         session.info.pop(_LOCKED, None)
+
+
+@contextmanager
+def _advancing(instance_id: int) -> Iterator[None]:
+    """Mark an instance as being advanced by this session, from its load to its save.
+
+    Locking it again meanwhile (a step effect or connector that suspends, messages or
+    completes its own instance) is refused: the nested advance would save over the outer one's
+    loaded workflow and drop its queued writes."""
+    busy: set[int] = db.session().info.setdefault(_ADVANCING, set())
+    busy.add(instance_id)
+    try:
+        yield
+    finally:
+        busy.discard(instance_id)
+
+
+def _refuse_reentry(instance_id: int) -> None:
+    if instance_id in db.session().info.get(_ADVANCING, ()):
+        raise Conflict(
+            f"Process instance {instance_id} is already being advanced by this request: a "
+            "step cannot suspend, message or complete its own process while it runs.")
 
 
 # -- the gate and step effects, supplied by the processes layer ------------------------------
@@ -214,7 +239,8 @@ class Runtime:
         audit.record(actor, "instance.start", "process_instance", instance.id,
                      after={"process": key, "version": definition.version,
                             "subject": subject, "site": site_code})
-        self._advance(instance, workflow, actor, _Synced.nothing())
+        with _advancing(instance.id):
+            self._advance(instance, workflow, actor, _Synced.nothing())
         return instance
 
     def load(self, instance: ProcessInstance) -> BpmnWorkflow:
@@ -225,6 +251,7 @@ class Runtime:
     def lock(self, instance_id: int) -> ProcessInstance:
         """Lock the instance row for this transaction (PostgreSQL row lock; SQLite serialises
         writers and the revision check catches the rest)."""
+        _refuse_reentry(instance_id)
         instance = db.session.scalar(
             select(ProcessInstance).where(ProcessInstance.id == instance_id)
             .with_for_update().execution_options(populate_existing=True)
@@ -253,6 +280,7 @@ class Runtime:
                 raise NotFound(f"Task {human_task_id} does not exist.")
             locked[human_task_id] = (found[0], found[1])
         instance, row = locked[human_task_id]
+        _refuse_reentry(instance.id)
         writes.discard(session, instance.id)
         return instance, row
 
@@ -430,6 +458,12 @@ class Runtime:
         that event and nothing else (it must roll back other work first, which there is none).
         """
         instance, row = self.lock_task(human_task_id)
+        with _advancing(instance.id):
+            return self._complete(instance, row, actor, form_data, signer, tz)
+
+    def _complete(self, instance: ProcessInstance, row: HumanTask, actor: User,
+                  form_data: Mapping[str, Any] | Callable[[UserTaskMeta], Mapping[str, Any]],
+                  signer: Signer | None, tz: Any) -> ProcessInstance:
         self._check_open(row)
         if instance.status not in ("running", "waiting"):
             raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.")
@@ -518,9 +552,10 @@ class Runtime:
             raise Conflict(f"The process is {instance.status}, not suspended.")
         before = instance.status
         instance.status = "running"
-        workflow = self.load(instance)
-        self._audit_status(actor, instance, before, reason)
-        self._advance(instance, workflow, actor)
+        with _advancing(instance.id):
+            workflow = self.load(instance)
+            self._audit_status(actor, instance, before, reason)
+            self._advance(instance, workflow, actor)
         return instance
 
     def terminate(self, actor: User, instance_id: int, reason: str) -> ProcessInstance:
@@ -545,9 +580,10 @@ class Runtime:
         before = instance.status
         instance.status = status
         self._audit_status(actor, instance, before, reason)
-        workflow = self.load(instance)
-        self._sync_waits(instance, workflow)
-        self._save(instance, workflow)
+        with _advancing(instance.id):
+            workflow = self.load(instance)
+            self._sync_waits(instance, workflow)
+            self._save(instance, workflow)
         return instance
 
     def _audit_status(self, actor: User, instance: ProcessInstance, before: str,
@@ -571,11 +607,12 @@ class Runtime:
             instance = self.lock(instance_id)
             if instance.status not in ("running", "waiting"):
                 continue
-            workflow = self.load(instance)
-            synced = _Synced.of(workflow)
-            workflow.refresh_timers()
-            self._history(instance, None, "timer", audit.SYSTEM, {"at": now.isoformat()})
-            self._advance(instance, workflow, audit.SYSTEM, synced)
+            with _advancing(instance.id):
+                workflow = self.load(instance)
+                synced = _Synced.of(workflow)
+                workflow.refresh_timers()
+                self._history(instance, None, "timer", audit.SYSTEM, {"at": now.isoformat()})
+                self._advance(instance, workflow, audit.SYSTEM, synced)
             fired += 1
         return fired
 
@@ -592,11 +629,12 @@ class Runtime:
             instance = self.lock(instance_id)
             if instance.status not in ("running", "waiting"):
                 continue
-            workflow = self.load(instance)
-            synced = _Synced.of(workflow)
-            send_message(workflow, name, serialization.plain(payload))
-            self._history(instance, None, "message", actor, {"message": name, **payload})
-            self._advance(instance, workflow, actor, synced)
+            with _advancing(instance.id):
+                workflow = self.load(instance)
+                synced = _Synced.of(workflow)
+                send_message(workflow, name, serialization.plain(payload))
+                self._history(instance, None, "message", actor, {"message": name, **payload})
+                self._advance(instance, workflow, actor, synced)
             reached.append(instance.id)
         return reached
 
@@ -674,8 +712,8 @@ class Runtime:
         if instance.status not in ("running", "waiting", "error"):
             return
         instance.status = "running"
-        workflow = self.load(instance)
-        self._advance(instance, workflow, audit.SYSTEM)
+        with _advancing(instance.id):
+            self._advance(instance, self.load(instance), audit.SYSTEM)
 
     def retry(self, actor: User, instance_id: int) -> ProcessInstance:
         """An administrator retries an instance stopped by an error (failed service call)."""
@@ -689,8 +727,8 @@ class Runtime:
         instance.status = "running"
         audit.record(actor, "instance.retry", "process_instance", instance.id)
         self._history(instance, None, "retry", actor, {})
-        workflow = self.load(instance)
-        self._advance(instance, workflow, actor)
+        with _advancing(instance.id):
+            self._advance(instance, self.load(instance), actor)
         return instance
 
     # -- history ---------------------------------------------------------------------------

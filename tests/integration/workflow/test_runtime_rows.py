@@ -6,15 +6,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, select
 
 from engine import audit
 from engine.db import db
+from engine.errors import Conflict
 from engine.workflow import writes
 from engine.workflow.models import HumanTask, MessageWait, ProcessInstance, TimerDue
-from engine.workflow.runtime import Runtime, _user_tasks, _waits
+from engine.workflow.runtime import (
+    GateOutcome,
+    NoEffects,
+    Runtime,
+    StepContext,
+    _user_tasks,
+    _waits,
+)
 from tests.integration.workflow.conftest import START_DATA
 
 SIGN = lambda *args: 1  # noqa: E731 - the edge's signer, already re-authenticated
@@ -175,3 +184,47 @@ def test_queued_writes_outlive_a_savepoint_but_not_a_failed_attempt(
     writes.pending(session, instance.id).history.append({"event": "left by a failure"})
     db.session.rollback()
     assert instance.id not in session.info.get("gxpflow.workflow.pending_writes", {})
+
+
+class AdvancesItsOwnInstance(NoEffects):
+    """A step effect that suspends the instance whose step it is part of."""
+
+    def __init__(self, runtime: Runtime, manager: Any) -> None:
+        self.runtime = runtime
+        self.manager = manager
+
+    def apply(self, context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
+        self.runtime.suspend(self.manager, context.instance.id, "from inside its own step")
+        return {}
+
+
+def test_a_step_cannot_advance_its_own_instance_again(
+    deployed: dict[str, Any], make_user: Any
+) -> None:
+    """A nested lock of an instance during its own advance is refused: it would save over the
+    outer advance's workflow and drop what it queued (a lost update)."""
+    runtime = Runtime()
+    clerk = make_user("clerk", "receiving_clerk")
+    inspector = make_user("insp", "inspector")
+    manager = make_user("boss", "administrator")
+    instance = runtime.start(clerk, "receiving_inspection", START_DATA, subject="PO-R")
+    db.session.commit()
+    revision = instance.revision
+    task_id = open_task(instance.id, "receiving.inspect")
+
+    runtime.effects = AdvancesItsOwnInstance(runtime, manager)
+    with pytest.raises(Conflict, match="already being advanced"):
+        runtime.complete(inspector, task_id, {"conclusion": "accepted", "accepted_qty": "10"},
+                         signer=SIGN)
+    db.session.rollback()
+    saved = db.session.get(ProcessInstance, instance.id)
+    assert saved is not None
+    assert (saved.status, saved.revision) == ("running", revision)
+    assert open_task(instance.id, "receiving.inspect") == task_id
+
+    runtime.effects = NoEffects()  # the same session goes on: nothing stays marked
+    runtime.complete(inspector, task_id, {"conclusion": "accepted", "accepted_qty": "10"},
+                     signer=SIGN)
+    runtime.suspend(manager, instance.id, "after the step, not inside it")
+    assert_rows_follow(runtime, instance.id)
+    assert db.session.get(ProcessInstance, instance.id).status == "suspended"
