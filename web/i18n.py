@@ -19,8 +19,18 @@ CATALOG: dict[str, dict[str, str]] = {"zh": {}}
 
 
 def add_messages(zh: dict[str, str]) -> None:
-    """Register Chinese translations for English message keys."""
-    CATALOG["zh"].update(zh)
+    """Register Chinese translations for English message keys.
+
+    The catalogue is one for the whole app, so a term reads the same on every page: a key
+    another feature already translated differently is refused (the last import would win
+    everywhere). A word whose meaning depends on what it describes gets a context key,
+    "context|word" (see `translate`)."""
+    known = CATALOG["zh"]
+    clashes = {key: (known[key], text) for key, text in zh.items()
+               if key in known and known[key] != text}
+    if clashes:
+        raise ValueError(f"translated twice, differently: {clashes}")
+    known.update(zh)
 
 
 add_messages(
@@ -67,7 +77,7 @@ add_messages(
         "Continue": "继续",
         "Confirm": "确认",
         "Done": "完成",
-        "Key": "密钥",
+        "Secret key": "密钥",
         "Set up again": "重新设置",
         "Recovery codes": "恢复码",
         "Change password": "修改密码",
@@ -121,8 +131,13 @@ def get_timezone() -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def translate(message: str, **values: Any) -> str:
-    text = CATALOG.get(get_locale(), {}).get(message, message)
+def translate(message: str, context: str = "", **values: Any) -> str:
+    """`message` in the user's language; with a `context`, its "context|message" translation
+    first (an open task is 待办, an open recall 进行中)."""
+    catalog = CATALOG.get(get_locale(), {})
+    text = catalog.get(f"{context}|{message}") if context else None
+    if text is None:
+        text = catalog.get(message, message)
     return text.format(**values) if values else text
 
 

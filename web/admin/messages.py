@@ -84,7 +84,6 @@ add_messages(
             "请填写培训的证明材料（课程、证书、文件）。",
         "The expiry date is before the training date.": "有效期早于培训日期。",
         "This field is required.": "此项为必填。",
-        "Not a valid date value.": "日期格式无效。",
         "Recent changes": "最近变更",
         "Actor": "操作人",
         "Action": "操作",

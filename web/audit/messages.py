@@ -3,12 +3,11 @@
 from engine.signatures import MEANINGS
 from web.i18n import add_messages
 
-add_messages({labels["en"]: labels["zh"] for labels in MEANINGS.values()})
+add_messages({f"meaning|{labels['en']}": labels["zh"] for labels in MEANINGS.values()})
 add_messages(
     {
         "Verify chain": "校验哈希链",
         "OK": "正常",
-        "BROKEN": "已破坏",
         "{count} events verified in {seconds} s: the chain is intact.":
             "已在 {seconds} 秒内校验 {count} 个事件：哈希链完整。",
         "The chain breaks at": "哈希链断裂于",
@@ -21,8 +20,6 @@ add_messages(
         "Entity id": "记录编号",
         "Actor": "操作人",
         "Action": "操作",
-        "From": "起始时间",
-        "To": "截止时间",
         "user, lot, movement…": "user、lot、movement…",
         "Name or user name": "姓名或用户名",
         "user.deactivate, role.…": "user.deactivate、role.…",
@@ -33,7 +30,6 @@ add_messages(
             "（筛选出的事件，时间为 UTC，含哈希值）",
         "Record": "记录",
         "Details": "详情",
-        "Show": "展开",
         "reason given": "附原因",
         "No events match.": "没有符合条件的事件。",
         "Before": "修改前",
@@ -51,7 +47,6 @@ add_messages(
         "Recomputed": "重新计算",
         "matches: the event is as written": "一致：事件与写入时相同",
         "does not match: the event was changed after it was written": "不一致：事件在写入后被修改",
-        "the signature record was altered or moved": "签名记录被修改或移动",
         "the record changed after it was signed": "记录在签名后被修改",
     }
 )

@@ -54,7 +54,6 @@ add_messages({
     "Refused attempts": "被拒绝的尝试",
     "History": "历史",
     "Event": "事件",
-    "By": "执行人",
     "Data": "数据",
     "Nothing has happened yet.": "尚无记录。",
     "This step must be signed ({meaning}): enter your password below and submit again.":
@@ -77,13 +76,11 @@ add_messages({
     "session.": "请输入您本人的用户名和密码进行签名：这是您本次会话的首次签名。",
     "This account cannot sign: it is deactivated or locked.": "此账户无法签名：已停用或被锁定。",
     # statuses and history events
-    "open": "待办", "completed": "已完成", "cancelled": "已取消", "running": "运行中",
+    "task|open": "待办", "completed": "已完成", "cancelled": "已取消", "running": "运行中",
     "waiting": "等待中", "error": "出错", "suspended": "已暂停", "terminated": "已终止",
     "started": "已启动", "timer": "定时器", "message": "消息", "service": "服务调用",
     "retry": "重试", "blocked": "被拦截", "pending": "待执行", "done": "已完成",
     "failed": "失败",
-    # gate verdict effects
-    "warn": "警告", "block": "拦截", "require_signature": "需要签名",
-    "require_second_person": "需要第二人", "quarantine": "隔离", "notify_within": "限期通知",
-    "require_fields": "需要字段", "verdict": "判定",
+    # gate verdict effects (the others read as on the rule pack pages)
+    "warn": "警告", "quarantine": "隔离", "notify_within": "限期通知", "verdict": "判定",
 })

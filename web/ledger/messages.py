@@ -59,7 +59,7 @@ ZH: dict[str, str] = {
     "While a sheet is open its location is frozen: nothing can be posted there until the count "
     "is posted or cancelled.": "盘点单进行中时该库位被冻结：在盘点过账或取消之前不能在此过账。",
     "Sheet number or location": "盘点单号或库位", "Sheet": "盘点单", "Opened": "开始时间",
-    "Closed": "结束时间", "Lines": "行数", "No count sheets yet.": "尚无盘点单。",
+    "Closed": "关闭时间", "Lines": "行数", "No count sheets yet.": "尚无盘点单。",
     "Count sheet": "盘点单", "Expected": "账面数", "Counted": "实盘数", "Variance": "差异",
     "Note": "备注", "The ledger holds nothing at this location.": "账面上该库位没有库存。",
     "Stock the ledger did not expect": "账外发现的库存",

@@ -15,7 +15,7 @@ add_messages({
     "Deployed by": "部署人",
     "Deployed": "部署时间",
     "Signature": "签名",
-    "Start": "启动",
+    "Start": "发起",
     "XML": "XML",
     "No process is deployed.": "尚未部署任何流程。",
     "active": "生效", "draft": "草稿", "retired": "已停用",
@@ -69,13 +69,13 @@ add_messages({
         "并位于以角色命名的泳道中，例如 'Inspector (inspector)'。",
     # starting
     "Subject": "主题",
-    "Site": "站点",
+    "Site": "仓库",
     "e.g. PO-2024-0117, lot L240501": "例如 PO-2024-0117、批号 L240501",
     "Started {key} #{id}.": "已启动 {key} #{id}。",
     "The process {key} cannot be started from a page: {reason}":
         "流程 {key} 不能从页面启动：{reason}",
     # instances
-    "Started": "启动时间",
+    "Started": "发起时间",
     "Started by": "启动人",
     "Updated": "更新时间",
     "Ended": "结束时间",

@@ -1,0 +1,36 @@
+"""One Chinese word per English term across the app, and context keys for the homonyms."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from web import create_app
+from web.i18n import CATALOG, add_messages, translate
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    # every feature's messages are registered once the app is built
+    return create_app({"mode": "testing", "database_url": "sqlite://",
+                       "instance_path": str(tmp_path_factory.mktemp("catalog"))})
+
+
+def test_a_term_translated_differently_twice_is_refused(app: Flask) -> None:
+    before = dict(CATALOG["zh"])
+    with pytest.raises(ValueError, match="Open"):
+        add_messages({"Open": "进行中"})  # the inbox's button already reads 打开
+    add_messages({"Open": CATALOG["zh"]["Open"]})  # the same translation again is fine
+    assert CATALOG["zh"] == before
+
+
+def test_homonyms_read_by_their_context(app: Flask) -> None:
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert translate("Open") == "打开"
+        assert translate("open") == "进行中"  # a recall, a count sheet
+        assert translate("open", context="task") == "待办"
+        assert translate("Approved") == "已批准"  # a review's outcome
+        assert translate("Approved", context="meaning") == "批准"  # what a signature means
+        assert translate("closed", context="task") == translate("closed")  # no context key
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert translate("open", context="task") == "open"
