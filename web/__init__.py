@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import select
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import configure_mappers
+from sqlalchemy.pool import Pool
 
 import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
@@ -112,12 +115,15 @@ def _configure(app: Flask, settings: Settings) -> None:
     )
     app.config.update(dict(settings.extra))
     logging.basicConfig(level=settings.log_level.upper())
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # SpiffWorkflow logs every task's change of state at INFO: kept for debugging only
+        logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    return {"pool_size": 10, "max_overflow": 10}  # dead connections: `_drop_if_closed`
 
 
 @event.listens_for(Engine, "connect")
@@ -128,6 +134,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """PostgreSQL: a pooled connection the server has closed (a restart, an administrator's
+    pg_terminate_backend, an idle timeout) is replaced before use, not failed in a request.
+
+    An idle connection receives nothing, so the server's goodbye (its error message, then
+    end of stream) leaves the socket readable; the pool then opens a new connection. One
+    local poll instead of SQLAlchemy's pre-ping, which spends a round trip per checkout."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    if dbapi_connection.closed or _readable(dbapi_connection.fileno()):
+        raise DisconnectionError("the database server closed this pooled connection")
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def settings_of(app: Flask) -> Settings:

@@ -46,7 +46,8 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.conf.update(
-        broker_url=settings.broker_url or "memory://",
+        # eager mode: Celery still takes a producer, so name a host (kombu warns without one)
+        broker_url=settings.broker_url or "memory://localhost/",
         result_backend=settings.result_backend or settings.broker_url or None,
         task_always_eager=settings.eager,
         task_eager_propagates=True,

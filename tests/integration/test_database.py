@@ -60,7 +60,7 @@ def test_saved_workflows_are_compressed_with_lz4_on_postgresql(ctx: Flask) -> No
 @pytest.mark.production
 def test_a_pooled_connection_that_died_is_replaced(ctx: Flask) -> None:
     """The server drops the pool's connection (a restart, a network cut) while it sleeps in
-    the pool: the next transaction gets a new one instead of an error (pool_pre_ping)."""
+    the pool: the next transaction gets a new one instead of an error (`_drop_if_closed`)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
@@ -68,7 +68,8 @@ def test_a_pooled_connection_that_died_is_replaced(ctx: Flask) -> None:
     db.session.commit()  # back to the pool
     admin = create_engine(db.engine.url, poolclass=NullPool)
     with admin.connect() as other:
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        # wait until it is gone (5 s at most), as it would be long before a restart's next request
+        other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": backend})
         other.commit()
     admin.dispose()
     assert db.session.scalar(text("SELECT pg_backend_pid()")) != backend
