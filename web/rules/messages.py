@@ -9,7 +9,7 @@ add_messages({
     "Region": "地区",
     "Latest version": "最新版本",
     "Versions": "版本",
-    "In effect at": "生效场地",
+    "In effect at": "生效仓库",
     "No rule pack is stored yet; run gxpflow init or upload one.":
         "尚无规则包；请运行 gxpflow init 或上传规则包。",
     "Search pack, version or title": "搜索规则包、版本或标题",
@@ -43,7 +43,7 @@ add_messages({
     "passed": "通过",
     "Pack effective date": "规则包生效日期",
     "Run cases": "运行测试用例",
-    "Activate for a site": "为场地启用",
+    "Activate for a site": "为仓库启用",
     "Compare with": "对比版本",
     "Diff": "差异",
     "Case results": "测试结果",
@@ -85,10 +85,10 @@ add_messages({
     "Activate": "启用",
     "The cases run again before the activation; it is refused while any case fails. A later "
     "activation of the same pack at the site supersedes this one.":
-        "启用前会重新运行全部测试用例；任一用例未通过即拒绝启用。同一场地之后对同一规则包的启用将取代本次启用。",
+        "启用前会重新运行全部测试用例；任一用例未通过即拒绝启用。同一仓库之后对同一规则包的启用将取代本次启用。",
     "At the last run not every case passed (or they have not run yet).":
         "上次运行时并非全部用例通过（或尚未运行）。",
-    "No active site is in region {region}.": "没有位于 {region} 地区的在用场地。",
+    "No active site is in region {region}.": "没有位于 {region} 地区的在用仓库。",
     "Effective from": "生效时间",
     "Leave empty for now. The time is in your time zone and stored in UTC.":
         "留空表示立即生效。时间按您的时区填写，以 UTC 存储。",
@@ -103,7 +103,7 @@ add_messages({
     "Fill in every field.": "请填写所有字段。",
     "{label} is active at {site} from {when}, signed.":
         "{label} 已签名，自 {when} 起在 {site} 生效。",
-    "All sites": "所有场地",
+    "All sites": "所有仓库",
     "Show": "显示",
     "Action": "操作",
     "By": "操作人",
@@ -116,7 +116,7 @@ add_messages({
     "in effect": "生效中",
     "Switch off": "停用",
     "Switch this pack off for the site? This is signed.":
-        "确定为该场地停用此规则包？此操作将电子签名。",
+        "确定为该仓库停用此规则包？此操作将电子签名。",
     "Sign and switch off": "签名并停用",
     "scheduled": "待生效",
     "superseded": "已被取代",
