@@ -30,6 +30,7 @@ from engine.db import db, ends_work, utcnow
 from engine.errors import Conflict, GxpError, InvalidInput, NotFound, PermissionDenied
 from engine.identity import service as identity
 from engine.identity.models import User
+from engine.masterdata.models import Site
 from engine.workflow import serialization, writes
 from engine.workflow.definitions import UserTaskMeta, user_task_meta
 from engine.workflow.models import (
@@ -220,6 +221,8 @@ class Runtime:
               *, subject: str = "", site_code: str | None = None) -> ProcessInstance:
         if isinstance(actor, User):
             identity.require(actor, "instances.start")
+        if site_code is not None:
+            _check_site(site_code)
         definition = active_definition(key)
         assert definition is not None
         parsed = SPECS.get(definition)
@@ -866,6 +869,20 @@ def _parse_due(value: Any) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _check_site(code: str) -> None:
+    """An instance's site decides which rule packs gate it: an unknown or deactivated site
+    would run it ungated, so it is refused."""
+    active = db.session.scalar(select(Site.active).where(Site.code == code))
+    if active is None:
+        raise InvalidInput(f"There is no site {code}.",
+                           fields={"site": f"No site has the code {code}: use a site from "
+                                           "master data."})
+    if not active:
+        raise InvalidInput(f"The site {code} is deactivated.",
+                           fields={"site": f"The site {code} is deactivated: processes cannot "
+                                           "start there."})
 
 
 def definition_of(instance: ProcessInstance) -> ProcessDefinition:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from web.inbox.forms import SignatureFields
@@ -22,7 +29,7 @@ class DeployForm(SignatureFields):
 
 class StartForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
-    site_code = StringField("Site", validators=[Optional(), Length(max=40)])
+    site_code = SelectField("Site", choices=[SelectChoice("", "—")], default="")  # + the sites
 
 
 class InstanceActionForm(FlaskForm):

@@ -18,10 +18,12 @@ from flask import (
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from engine.db import db
 from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, NotFound
 from engine.identity.models import User
+from engine.masterdata.models import Site
 from engine.workflow import store
 from engine.workflow.definitions import DOCUMENT, MAX_BPMN_BYTES, DefinitionInvalid, Problem
 from engine.workflow.forms import FormInvalid
@@ -230,6 +232,9 @@ def start(key: str) -> tuple[str, int] | Response:
         raise Conflict(_("The process {key} cannot be started from a page: {reason}",
                          key=key, reason=_(info.reason)))
     form = StartForm()
+    form.site_code.choices = [SelectChoice("", "—")] + [
+        SelectChoice(site.code, f"{site.code} · {site.name}") for site in db.session.scalars(
+            select(Site).where(Site.active.is_(True)).order_by(Site.code))]
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     status = 200

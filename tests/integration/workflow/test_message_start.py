@@ -74,3 +74,9 @@ def test_the_api_starts_a_startable_process(app: Any, client: Any, make_user: An
     missing = client.post("/api/v1/processes/no_such_process/instances", json={},
                           headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 404
+    nowhere = client.post(f"/api/v1/processes/{key}/instances",
+                          json={"subject": "From the ERP", "data": {"lot": "L-78"},
+                                "site": "Shanghai"},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert nowhere.status_code == 422, "an unknown site would run the instance ungated"
+    assert "Shanghai" in nowhere.get_json()["error"]["fields"]["site"]

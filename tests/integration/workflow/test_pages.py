@@ -21,6 +21,7 @@ from engine import audit
 from engine.audit import AuditEvent
 from engine.db import db, utcnow
 from engine.identity import service as identity
+from engine.masterdata import service as md
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessDefinition, ProcessInstance, TaskHistory
 from engine.workflow.runtime import GateOutcome, Runtime, StepContext, current_runtime
@@ -407,8 +408,19 @@ def test_start_from_a_page_with_the_start_form(
     assert "/processes/putaway/start" not in listing, "a called process is not started by hand"
     missing = submit(client, "/processes/quick_check/start", {"subject": "Lot check"})
     assert missing.status_code == 422 and 'data-field="lot"' in text(missing)
+    with engine(app):
+        md.create_site(audit.SYSTEM, "SH", "Shanghai warehouse", "CN", "Asia/Shanghai")
+        md.set_active(audit.SYSTEM, md.create_site(audit.SYSTEM, "OLD", "Closed warehouse",
+                                                   "CN", "Asia/Shanghai"), False, "closed")
+    form = text(client.get("/processes/quick_check/start"))
+    assert '<option value="SH">SH · Shanghai warehouse</option>' in form
+    assert 'value="OLD"' not in form, "a deactivated site is not offered"
+    for typed in ("Shanghai", "OLD"):  # a site the gate knows no packs for would run ungated
+        refused = submit(client, "/processes/quick_check/start",
+                         {"subject": "Lot check", "lot": "L-7", "site_code": typed})
+        assert refused.status_code == 422, typed
     started = submit(client, "/processes/quick_check/start", {"subject": "Lot check",
-                                                               "lot": "L-7"})
+                                                               "lot": "L-7", "site_code": "SH"})
     assert started.status_code == 302
     page = text(client.get(started.headers["Location"]))
     assert "Lot check" in page and "Check" in page

@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 
 from engine import audit
 from engine.db import db
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidInput
 from engine.workflow import writes
 from engine.workflow.models import HumanTask, MessageWait, ProcessInstance, TimerDue
 from engine.workflow.runtime import (
@@ -228,3 +228,24 @@ def test_a_step_cannot_advance_its_own_instance_again(
     runtime.suspend(manager, instance.id, "after the step, not inside it")
     assert_rows_follow(runtime, instance.id)
     assert db.session.get(ProcessInstance, instance.id).status == "suspended"
+
+
+def test_an_instance_starts_only_at_a_known_active_site(
+    deployed: dict[str, Any], make_user: Any
+) -> None:
+    """The site decides which rule packs gate the instance: a typo must not run it ungated."""
+    from engine.masterdata import service as md
+
+    runtime = Runtime()
+    clerk = make_user("clerk", "receiving_clerk")
+    for code in ("Shanghai", "OLD"):
+        if code == "OLD":
+            md.set_active(audit.SYSTEM, md.create_site(audit.SYSTEM, "OLD", "Closed", "CN",
+                                                       "Asia/Shanghai"), False, "closed")
+        with pytest.raises(InvalidInput) as refused:
+            runtime.start(clerk, "receiving_inspection", START_DATA, site_code=code)
+        assert code in refused.value.fields["site"]
+    assert db.session.scalar(select(ProcessInstance.id)) is None, "nothing half-written"
+    md.create_site(audit.SYSTEM, "SH", "Shanghai", "CN", "Asia/Shanghai")
+    started = runtime.start(clerk, "receiving_inspection", START_DATA, site_code="SH")
+    assert started.site_code == "SH"
