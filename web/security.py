@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -176,3 +177,18 @@ def unread_count() -> int:
         select(func.count()).select_from(Notification)
         .where(Notification.user_id == found.id, Notification.read_at.is_(None))
     ) or 0)
+
+
+def local_target(target: str | None, default: str) -> str:
+    """Where to go back to after a form: `target` only if it is a path on this site.
+
+    A `next` value comes from the client. "//host", "/\\host" (browsers read the backslash as
+    a slash) and anything with a scheme or host would send the user to another site with our
+    session's trust (an open redirect)."""
+    if (not target or not target.startswith("/") or "\\" in target
+            or any(ord(char) < 32 for char in target)):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target

@@ -32,8 +32,22 @@ def test_home_page_in_english_and_chinese(client: FlaskClient, make_user: Any) -
 
 
 def test_language_switch_only_redirects_inside_the_site(client: FlaskClient) -> None:
-    response = client.get("/lang/en?next=//evil.example/")
-    assert response.headers["Location"] == "/"
+    # browsers read "/\\host" as "//host"; a tab or newline is dropped from a URL the same way
+    for target in ("//evil.example/", "/\\evil.example/", "/\\/evil.example",
+                   "https://evil.example/", "/\t/evil.example"):
+        response = client.get("/lang/en", query_string={"next": target})
+        assert response.headers["Location"] == "/", target
+    assert client.get("/lang/en?next=/ledger/?status=picked").headers["Location"] == (
+        "/ledger/?status=picked")
+
+
+def test_claim_goes_back_only_to_a_page_of_the_site() -> None:
+    from web.security import local_target
+
+    assert local_target("/inbox/?tab=mine", "/x") == "/inbox/?tab=mine"
+    for target in (None, "", "inbox", "//evil.example", "/\\evil.example", "http://evil.example",
+                   "/\nLocation: x"):
+        assert local_target(target, "/x") == "/x", target
 
 
 def test_errors_answer_json_to_api_clients_and_html_to_browsers(client: FlaskClient) -> None:

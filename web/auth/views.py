@@ -17,10 +17,8 @@ from web.i18n import translate as _
 
 
 def _safe_next(default: str) -> str:
-    target = request.args.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "auth/" not in target:
-        return target
-    return default
+    target = security.local_target(request.args.get("next"), default)
+    return default if "auth/" in target else target
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -51,10 +51,9 @@ def home() -> str:
 
 @bp.get("/lang/<code>")
 def set_language(code: str) -> Response:
-    target = request.args.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.home")
-    response = redirect(target)
+    from web import security
+
+    response = redirect(security.local_target(request.args.get("next"), url_for("core.home")))
     if code in LOCALES:
         if "locale" in session:  # a saved preference put it there at log-in: this wins now
             session["locale"] = code

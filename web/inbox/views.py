@@ -95,10 +95,8 @@ def _names(user_ids: set[int]) -> dict[int, str]:
 
 
 def _back(task_id: int) -> str:
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("inbox.task", task_id=task_id)
+    return security.local_target(request.form.get("next"),
+                                 url_for("inbox.task", task_id=task_id))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
