@@ -146,7 +146,13 @@ def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     local poll instead of SQLAlchemy's pre-ping, which spends a round trip per checkout."""
     if not type(dbapi_connection).__module__.startswith("psycopg"):
         return
-    if dbapi_connection.closed or _readable(dbapi_connection.fileno()):
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("this pooled connection is closed")
+    try:
+        gone = _readable(dbapi_connection.fileno())
+    except Exception as error:  # psycopg: the socket itself is gone
+        raise DisconnectionError(f"this pooled connection has no socket: {error}") from error
+    if gone:
         raise DisconnectionError("the database server closed this pooled connection")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.errors import InvalidInput
 from engine.identity.models import User
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
@@ -23,6 +24,8 @@ TerminatedHandler = Callable[[ProcessInstance, User, str], None]
 HANDLERS: dict[str, Handler] = {}
 FACTS: dict[str, FactsHandler] = {}
 TERMINATED: dict[str, TerminatedHandler] = {}
+#: Processes that run at one site (its packs gate them, its stock moves): started with one.
+SITED: set[str] = set()
 
 
 def _register(table: dict[str, Any], key: str, taken: str) -> Callable[[Any], Any]:
@@ -52,6 +55,11 @@ def terminated(process_key: str) -> Callable[[TerminatedHandler], TerminatedHand
                      f"Process {process_key} already has a termination handler")
 
 
+def needs_site(*process_keys: str) -> None:
+    """Declare processes that cannot start without a site."""
+    SITED.update(process_keys)
+
+
 class ProcessEffects:
     """The StepEffects of GxPFlow: dispatches to the handler registered for the task's step."""
 
@@ -70,6 +78,13 @@ class ProcessEffects:
         handler = TERMINATED.get(instance.process_key)
         if handler:
             handler(instance, actor, reason)
+
+    def check_start(self, process_key: str, site_code: str | None) -> None:
+        _load_modules()
+        if process_key in SITED and not site_code:
+            raise InvalidInput(
+                f"Choose the site: {process_key} runs at one site, whose rule packs gate it.",
+                fields={"site": "Required: the site where this happens."})
 
 
 #: Process modules that register handlers (one line each).

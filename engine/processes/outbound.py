@@ -23,12 +23,14 @@ from engine.identity.models import User
 from engine.ledger import service as ledger
 from engine.masterdata import service as md
 from engine.masterdata.models import Party, Product, Site
-from engine.processes import effect, facts, terminated
+from engine.processes import effect, facts, needs_site, terminated
 from engine.processes import stockfacts as sf
 from engine.rules.workflow_gate import OUTCOME_KEY
 from engine.workflow import serialization
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
+
+needs_site("outbound")
 
 #: The items of a delivery note (随货同行单, GSP 92) in the order the rule packs name them.
 NOTE_ITEMS = ("supplier", "registrant", "manufacturer", "product_name", "model_spec",

@@ -44,10 +44,12 @@ from engine.ledger.models import (
 )
 from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
-from engine.processes import effect, facts
+from engine.processes import effect, facts, needs_site
 from engine.processes import stockfacts as sf
 from engine.workflow.forms import FormInvalid
 from engine.workflow.runtime import GateOutcome, StepContext
+
+needs_site("receiving")
 
 ARRIVAL = "receiving.arrival"
 INSPECT = "receiving.inspect"

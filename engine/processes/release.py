@@ -23,10 +23,12 @@ from engine.ledger import service as ledger
 from engine.ledger.models import Lot, StockMovement
 from engine.masterdata import service as md
 from engine.masterdata.models import Product, Site
-from engine.processes import effect, facts
+from engine.processes import effect, facts, needs_site
 from engine.processes import stockfacts as sf
 from engine.processes.outbound import _review_demanded
 from engine.workflow.runtime import GateOutcome, StepContext
+
+needs_site("release")
 
 
 def document(context: StepContext) -> str:

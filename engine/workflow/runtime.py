@@ -143,6 +143,10 @@ class StepEffects(Protocol):
         """An administrator ended the instance: undo what it holds that nothing else would
         (stock reserved for it), in the terminating transaction."""
 
+    def check_start(self, process_key: str, site_code: str | None) -> None:
+        """Refuse (InvalidInput) an instance its steps could never complete, before it
+        starts: a site process started without a site."""
+
 
 class OpenGate:
     """The gate when no rule packs are wired in: every step passes."""
@@ -159,6 +163,9 @@ class NoEffects:
         return {}
 
     def terminated(self, instance: ProcessInstance, actor: User, reason: str) -> None:
+        return None
+
+    def check_start(self, process_key: str, site_code: str | None) -> None:
         return None
 
 
@@ -223,6 +230,7 @@ class Runtime:
             identity.require(actor, "instances.start")
         if site_code is not None:
             _check_site(site_code)
+        self.effects.check_start(key, site_code)
         definition = active_definition(key)
         assert definition is not None
         parsed = SPECS.get(definition)

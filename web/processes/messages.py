@@ -3,6 +3,7 @@
 from web.i18n import add_messages
 
 add_messages({
+    "Required: the site where this happens.": "必填：业务发生的仓库。",
     "Process definitions": "流程定义",
     "Instances": "流程实例",
     "Delivery note": "随货同行单",

@@ -250,6 +250,11 @@ def start(key: str) -> tuple[str, int] | Response:
             db.session.rollback()
             errors = invalid.messages(get_locale())
             status = 422
+        except InvalidInput as refused:  # the runtime's checks: the site
+            db.session.rollback()
+            errors = {"site_code" if name == "site" else name: _(text)
+                      for name, text in refused.fields.items()} or {"subject": refused.message}
+            status = 422
         else:
             db.session.commit()
             flash(_("Started {key} #{id}.", key=key, id=instance.id), "info")

@@ -534,3 +534,15 @@ def test_an_imported_logger_file_overrides_what_the_form_claims(world: World) ->
     assert "nmpa-gsp67-temp-block" in rule_ids(blocked)
     assert blocked["fact"]["in_transit_max_c"] == 9.6
     assert stock(app, "GEL", "SH") == {("Q-COLD", "quarantine", "L1"): 1}
+
+
+def test_receiving_cannot_start_without_a_site(world: World) -> None:
+    """Its steps could never complete (no site, no packs, no stock location): refused at the
+    start page, naming the field, and nothing is started."""
+    client = world.client("clerk")
+    response = submit(client, "/processes/receiving/start", {"subject": "PO-NOSITE"})
+    assert response.status_code == 422
+    assert "the site where this happens" in response.get_data(as_text=True)
+    with world.app.app_context():
+        assert db.session.scalar(select(ProcessInstance.id).where(
+            ProcessInstance.subject == "PO-NOSITE")) is None
