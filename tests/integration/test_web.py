@@ -69,8 +69,12 @@ def test_unexpected_errors_show_no_traceback(stack: backends.Stack, make_user: A
         raise RuntimeError("secret internals")
 
     browser = fresh.test_client()
-    login(browser, "viewer")
-    response = browser.get("/boom", headers={"Accept": "application/json"})
+    try:
+        login(browser, "viewer")
+        response = browser.get("/boom", headers={"Accept": "application/json"})
+    finally:
+        with fresh.app_context():  # this second app's pool must not outlive the test
+            fresh.extensions["sqlalchemy"].engine.dispose()
     assert response.status_code == 500
     body = response.get_json()["error"]
     assert body["code"] == "internal"
