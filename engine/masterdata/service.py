@@ -595,6 +595,14 @@ def review_product(user: User, product: Product, decision: str, note: str, *, pa
     return product
 
 
+def active_sites(region: str | None = None) -> list[Site]:
+    """The sites in use (of a region), in code order: what a form offers to choose from."""
+    query = select(Site).where(Site.active.is_(True)).order_by(Site.code)
+    if region is not None:
+        query = query.where(Site.region == region)
+    return list(db.session.scalars(query))
+
+
 def get_site(code: str) -> Site:
     site = db.session.scalar(select(Site).where(Site.code == code.strip()))
     if site is None:

@@ -446,8 +446,7 @@ def edit_site(site_id: int) -> Page:
 
 
 def _site_choices(form: LocationForm) -> None:
-    found = db.session.scalars(select(Site).where(Site.active.is_(True)).order_by(Site.code))
-    form.site_id.choices = options((str(s.id), f"{s.code} {s.name}") for s in found)
+    form.site_id.choices = options((str(s.id), f"{s.code} {s.name}") for s in md.active_sites())
 
 
 @bp.get("/locations")

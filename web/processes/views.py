@@ -23,7 +23,7 @@ from wtforms import SelectChoice
 from engine.db import db
 from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, NotFound
 from engine.identity.models import User
-from engine.masterdata.models import Site
+from engine.masterdata import service as md
 from engine.workflow import store
 from engine.workflow.definitions import DOCUMENT, MAX_BPMN_BYTES, DefinitionInvalid, Problem
 from engine.workflow.forms import FormInvalid
@@ -233,8 +233,7 @@ def start(key: str) -> tuple[str, int] | Response:
                          key=key, reason=_(info.reason)))
     form = StartForm()
     form.site_code.choices = [SelectChoice("", "—")] + [
-        SelectChoice(site.code, f"{site.code} · {site.name}") for site in db.session.scalars(
-            select(Site).where(Site.active.is_(True)).order_by(Site.code))]
+        SelectChoice(site.code, f"{site.code} · {site.name}") for site in md.active_sites()]
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     status = 200

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from engine.db import db
 from engine.errors import GxpError, NotAuthenticated, NotFound
+from engine.masterdata import service as md
 from engine.masterdata.models import Site
 from engine.rules import store
 from engine.rules.conditions import describe
@@ -138,9 +139,7 @@ def diff() -> str:
 
 
 def _sites_for(row: RulePackVersion) -> list[Site]:
-    return list(db.session.scalars(select(Site).where(Site.active.is_(True),
-                                                      Site.region == row.region)
-                                   .order_by(Site.code)))
+    return md.active_sites(row.region)
 
 
 @bp.route("/versions/<int:version_id>/activate", methods=["GET", "POST"])
