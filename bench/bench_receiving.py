@@ -57,6 +57,7 @@ from tests.integration.processes.test_receiving import (  # noqa: E402
 )
 from tests.support.factories import PASSWORD  # noqa: E402
 
+WHO = ("gunicorn", "postgres")  # whose CPU time the four-client phase reports
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 del COLD_OK
 
@@ -118,7 +119,7 @@ class Receipt:
         self.app = app
         self.staff = staff
         self.number = number
-        self.tasks: list[tuple[float, float]] = []  # (whole task, submit alone) in ms
+        self.tasks: list[tuple[float, float, str]] = []  # (whole task, submit alone in ms, step)
 
     def run(self) -> None:
         clerk = self.staff["clerk"]
@@ -141,7 +142,7 @@ class Receipt:
             if task_id is None:
                 return
             username, data = forms[step]
-            self._complete(self.staff[username], task_id, data)
+            self._complete(self.staff[username], task_id, step, data)
         raise AssertionError(f"receiving {instance} did not end")
 
     def _next(self, instance: int, forms: dict[str, Any]) -> tuple[str, int | None, str]:
@@ -160,7 +161,7 @@ class Receipt:
             assert row.step in forms, f"unexpected step {row.step}"
             return row.step, row.id, forms[row.step][0]
 
-    def _complete(self, person: Staff, task_id: int, data: dict[str, Any]) -> None:
+    def _complete(self, person: Staff, task_id: int, step: str, data: dict[str, Any]) -> None:
         began = time.perf_counter()
         person.get("/inbox/?tab=unclaimed")
         page = person.get(f"/inbox/tasks/{task_id}")
@@ -178,7 +179,7 @@ class Receipt:
             status, _, text = person.post(url, {**data, **signature(person, text)}, token)
         ended = time.perf_counter()
         assert status == 302, text[-1500:]
-        self.tasks.append(((ended - began) * 1000, (ended - submit_began) * 1000))
+        self.tasks.append(((ended - began) * 1000, (ended - submit_began) * 1000, step))
 
 
 def signature(person: Staff, page: str) -> dict[str, str]:
@@ -194,6 +195,24 @@ def staff_for(base: str) -> dict[str, Staff]:
     for person in people.values():
         person.login()
     return people
+
+
+def cpu_seconds(names: tuple[str, ...]) -> dict[str, float]:
+    """CPU time (user + system) used so far by the processes whose command name starts with one
+    of `names`, summed per name, read from /proc (Linux): where a run's CPU went."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        command = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        for name in names:
+            if command.startswith(name):
+                used[name] += (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -286,13 +305,13 @@ def main() -> int:
                     time.sleep(0.3)
 
             one = staff_for(base)
-            single: list[tuple[float, float]] = []
+            single: list[tuple[float, float, str]] = []
             for n in range(args.receipts):
                 receipt = Receipt(app, one, n)
                 receipt.run()
                 single += receipt.tasks
 
-            done: list[tuple[float, float]] = []
+            done: list[tuple[float, float, str]] = []
             lock = threading.Lock()
             errors: list[BaseException] = []
 
@@ -308,12 +327,14 @@ def main() -> int:
                     errors.append(error)
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            cpu_before, own_before = cpu_seconds(WHO), time.process_time()
             began = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - began
+            cpu_after, own_after = cpu_seconds(WHO), time.process_time()
             if errors:
                 raise errors[0]
             bare = bare_cost(app, args.receipts)
@@ -332,10 +353,17 @@ def main() -> int:
     print(f"one client, submit alone:                               median "
           f"{statistics.median(submit):.1f} ms, p95 {percentile(submit, 0.95):.1f} ms "
           f"(target median <= 12 ms: {'MET' if statistics.median(submit) <= 12 else 'NOT MET'})")
+    steps = {step: [t[1] for t in single if t[2] == step] for _, _, step in single}
+    print("one client, submit median per step: " + ", ".join(
+        f"{step} {statistics.median(times):.1f} ms" for step, times in steps.items()))
     rate = len(done) / elapsed
     print(f"{args.clients} clients: {len(done)} tasks in {elapsed:.1f} s = {rate:.1f} tasks/s "
           f"(each with its inbox and page views; target >= 150/s: "
           f"{'MET' if rate >= 150 else 'NOT MET'})")
+    cpu = {name: (cpu_after[name] - cpu_before[name]) * 1000 / len(done) for name in WHO}
+    print(f"CPU per task with {args.clients} clients: web workers {cpu['gunicorn']:.1f} ms, "
+          f"PostgreSQL {cpu['postgres']:.1f} ms, the clients (this process) "
+          f"{(own_after - own_before) * 1000 / len(done):.1f} ms; {os.cpu_count()} CPUs")
     if bare:
         print(f"bare SpiffWorkflow per task (load, complete, run, save): median "
               f"{statistics.median(bare):.2f} ms; submit / bare = "
