@@ -221,9 +221,6 @@ def seed_stock() -> list[str]:
                         target=place(loc(site, "A-01"), "available"), reason="Inspection passed")
         ledger.ship(operator, lot, 40, source=place(loc(site, "A-01"), "available"),
                     customer=customer, document=f"SO-{site}-0001")
-    # The next Chicago order is picked and waits in the dispatch area, reserved for it.
-    ledger.pick_fefo(operator, bandage, 20, site=md.get_site("CHI"), to=loc("CHI", "SHP-01"),
-                     document="SO-CHI-0002")
     count = db.session.scalar(select(func.count()).select_from(StockMovement))
     return [f"stock: {count} movements posted (quarantine, available, picked, nonconforming "
             "and shipped stock at SH, CHI and RTM)"]
@@ -481,6 +478,18 @@ def seed_outbound_and_release() -> list[str]:
     do("inspector2", sale, {"review_decision": "confirmed", "review_comment": "复核无误"})
     do("operator", sale, {"carrier": "顺丰速运 SF Express", "waybill_no": "SF1402203300101",
                           "seal_applied": True})
+    # The next Chicago order is picked and waits in the dispatch area, reserved for it, for
+    # the inspector's outbound check.
+    bandage = md.get_product("BANDAGE-10")
+    chicago = ledger.get_lot(bandage, "B24CHI")
+    order = runtime.start(operator, "outbound", subject="SO-CHI-0002 bandages", site_code="CHI")
+    db.session.commit()
+    do("operator", order, {"customer": "CUS-LS", "product": "BANDAGE-10", "quantity": 20,
+                           "ship_to_address": "1200 Lakeshore Dr, Chicago, IL 60611",
+                           "contact": "Receiving dock, (312) 555-0142",
+                           "customer_order_no": "LS-88213"})
+    do("operator", order, {"udi_scans": [f"(01){bandage.gtin}(17){chicago.expiry_date:%y%m%d}"
+                                         f"(10){chicago.lot_no}"], "picked_all": True})
     decision = runtime.start(
         qm, "release", {"product": "HA-GEL-1ML", "lot_no": "HA2409A", "serial": "QY000006",
                         "from_status": "nonconforming",
@@ -488,5 +497,6 @@ def seed_outbound_and_release() -> list[str]:
         subject="QD HA2409A QY000006 gel 凝胶", site_code="SH")
     db.session.commit()
     return [f"outbound: #{sale.id} shipped to {hospital.name} (delivery note "
-            f"/delivery-notes/{sale.id}); release: #{decision.id} waiting for the quality "
+            f"/delivery-notes/{sale.id}); #{order.id} at CHI picked, waiting for its outbound "
+            f"check; release: #{decision.id} waiting for the quality "
             "manager (nonconforming gel unit QY000006)"]

@@ -94,9 +94,9 @@ add_messages({
     "Manage": "管理",
     "Suspend": "暂停", "Resume": "恢复", "Terminate": "终止",
     "Suspended": "已暂停", "Resumed": "已恢复", "Terminated": "已终止",
-    "Ends the process for good: its open tasks are cancelled, and goods an outbound picked "
-    "become available again where they lie.":
-        "永久结束此流程：其未完成任务将被取消，出库流程已拣货的商品在原处恢复为合格可用。",
+    "Ends the process for good: its open tasks are cancelled.":
+        "永久结束此流程：其未完成任务将被取消。",
+    "Goods it picked become available again where they lie.": "已拣货的商品在原处恢复为合格可用。",
     "I confirm": "我确认",
     "Are you sure?": "确定吗？",
     "A reason is required.": "必须填写原因。",

@@ -261,8 +261,8 @@ def test_demo_leaves_a_shipped_outbound_and_a_release_for_the_quality_manager(
         lines = demo.seed_outbound_and_release()
         db.session.commit()
         assert "shipped" in lines[0]
-        sale = db.session.scalar(select(ProcessInstance).where(
-            ProcessInstance.process_key == "outbound"))
+        sale, picked = db.session.scalars(select(ProcessInstance).where(
+            ProcessInstance.process_key == "outbound").order_by(ProcessInstance.id)).all()
         decision = db.session.scalar(select(ProcessInstance).where(
             ProcessInstance.process_key == "release"))
         assert sale is not None and sale.status == "completed"
@@ -271,9 +271,15 @@ def test_demo_leaves_a_shipped_outbound_and_a_release_for_the_quality_manager(
             HumanTask.instance_id == decision.id, HumanTask.status == "open"))
         assert waiting is not None
         assert (waiting.step, waiting.role) == ("release.decide", "quality_manager")
+        # The Chicago order's picked stock belongs to a process: it waits for its check.
+        check = db.session.scalar(select(HumanTask).where(
+            HumanTask.instance_id == picked.id, HumanTask.status == "open"))
+        assert check is not None and (check.step, check.role) == ("outbound.check", "inspector")
+        assert picked.site_code == "CHI"
         sale_id, decision_id = sale.id, decision.id
         assert demo.seed_outbound_and_release() == ["outbound and release: already seeded"]
         assert audit.verify().ok
+    assert stock(app, "BANDAGE-10", "CHI")[("SHP-01", "picked", "B24CHI")] == 20
     login(client, "qm", demo.DEMO_PASSWORD)
     page = client.get(f"/delivery-notes/{sale_id}")
     assert page.status_code == 200 and "上海仁康康复医院" in text(page)

@@ -164,7 +164,7 @@ def test_terminating_an_outbound_frees_what_it_picked_and_nothing_else(world: Wo
     # The page says what terminating does; without a reason nothing happens.
     qm = world.client("qm")
     url = f"/processes/instances/{abandoned}"
-    assert "goods an outbound picked become available again" in qm.get(url).get_data(
+    assert "Goods it picked become available again" in qm.get(url).get_data(
         as_text=True)
     refused = submit(qm, f"{url}/terminate", {"reason": " ", "confirm": "y"}, form_url=url)
     assert refused.status_code == 302 and instance_status(world.app, abandoned) == "running"

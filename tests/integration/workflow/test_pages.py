@@ -439,6 +439,7 @@ def test_suspend_resume_terminate_need_a_reason_and_a_confirmation(
     login(client, "admin")
     page = text(client.get(url))
     assert "Suspend" in page and "Terminate" in page
+    assert "open tasks are cancelled" in page and "Goods it picked" not in page  # not an outbound
     states = json.loads(re.search(r'id="diagram-states">([^<]*)<', page).group(1))
     assert states["Script_totals"] == "done" and states["Task_inspect"] == "active"
 
