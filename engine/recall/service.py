@@ -409,6 +409,19 @@ def refresh_returns(actor: Any, recall: Recall) -> int:
     return total
 
 
+class CloseBlocked(Conflict):
+    """The active packs refuse to close the recall yet; only the refusal's audit events were
+    written (the caller commits them: a refused attempt is evidence too)."""
+
+    def __init__(self, blocks: Sequence[Any]) -> None:
+        super().__init__(" ".join(dict.fromkeys(v.message_en for v in blocks)),
+                         fields={"rules": ", ".join(v.rule_id for v in blocks)})
+        self.verdicts = list(blocks)
+
+    def message_in(self, locale: str) -> str:
+        return " ".join(dict.fromkeys(v.message(locale) for v in self.verdicts))
+
+
 def close_fact(recall: Recall) -> dict[str, Any]:
     missing = []
     if not recall.lot_list and not recall.serial_list:
@@ -417,7 +430,10 @@ def close_fact(recall: Recall) -> dict[str, Any]:
     all_notified = progress.notified == progress.customers
     if not all_notified:
         missing.append("notifications_sent")
-    return {"recall_record_missing_fields": missing, "all_consignees_notified": all_notified}
+    # GxPFlow is the register of recalls (MDR Art 14(5)): a recall is entered in it, with its
+    # lots, customers, notices and report, from the moment it starts.
+    return {"recall_record_missing_fields": missing, "all_consignees_notified": all_notified,
+            "register_entry_present": True}
 
 
 def close(actor: User, recall: Recall, *, password: str, note: str,
@@ -430,25 +446,27 @@ def close(actor: User, recall: Recall, *, password: str, note: str,
     if not note.strip():
         raise InvalidInput("Write the closing conclusion (disposition of the recovered stock).",
                            fields={"note": "Required."})
-    refresh_returns(actor, recall)
     sites: list[str | None] = list(_sites_of(_affected_of(recall))) or [None]
     decisions = [decide("recall.close", close_fact(recall), site) for site in sites]
     blocks = [v for d in decisions for v in d.blocks]
-    if blocks:
+    if blocks:  # nothing written before: the caller commits these events as evidence
         for v in blocks:
             audit.record(actor, "gate.block", "recall", recall.id,
                          after={"step": "recall.close", "rule": v.rule_id, "pack": v.pack_id,
                                 "version": v.pack_version})
-        raise Conflict(" ".join(dict.fromkeys(v.message_en for v in blocks)),
-                       fields={"rules": ", ".join(v.rule_id for v in blocks)})
+        raise CloseBlocked(blocks)
+    refresh_returns(actor, recall)
+    # Signed before the recall changes: a refused signature (which the caller commits, as
+    # it counts towards the lock-out) leaves the recall open.
+    signature = signatures.sign(actor, password, "responsible", "recall", recall.id,
+                                report_content(recall) | {"close_note": note.strip()},
+                                username=username, first_in_session=first_in_session,
+                                policy=policy)
     before = recall.audit_values()
     recall.status = "closed"
     recall.closed_at = utcnow()
     recall.closed_by = actor.id
     recall.close_note = note.strip()
-    signature = signatures.sign(actor, password, "responsible", "recall", recall.id,
-                                report_content(recall), username=username,
-                                first_in_session=first_in_session, policy=policy)
     recall.close_signature_id = signature.id
     audit.record(actor, "recall.close", "recall", recall.id, before=before,
                  after=recall.audit_values(), reason=note.strip(), reason_required=True)

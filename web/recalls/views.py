@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from engine import signatures
 from engine.db import db
-from engine.errors import GxpError
+from engine.errors import GxpError, NotAuthenticated
 from engine.ledger.models import Lot
 from engine.masterdata import service as masterdata
 from engine.masterdata.models import Party, Product
@@ -18,7 +18,7 @@ from engine.recall import service as recalls
 from engine.recall.models import Recall, RecallConsignee, RecallDelivery
 from web import pdf, security
 from web.auth.forms import EmptyForm
-from web.i18n import add_messages, localtime
+from web.i18n import add_messages, get_locale, localtime
 from web.i18n import translate as _
 from web.paging import paginate
 from web.recalls import bp
@@ -174,9 +174,15 @@ def close(recall_id: int) -> Response:
         db.session.commit()
         remember_signature()
         flash(_("Recall {number} closed and signed.", number=recall.number), "success")
+    except recalls.CloseBlocked as blocked:
+        db.session.commit()  # the refusal is evidence: its audit events only
+        flash(blocked.message_in(get_locale()), "error")
+    except NotAuthenticated as refused:
+        db.session.commit()  # the failed signature counts towards the lock-out
+        flash(_(refused.message), "error")
     except GxpError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(_(error.message), "error")
     return redirect(url_for("recalls.show", recall_id=recall_id))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -93,3 +94,70 @@ def test_a_clerk_cannot_start_or_close(client: FlaskClient, make_user: Any) -> N
     login(client, "clerk")
     assert client.get("/recalls/new").status_code == 403
     assert client.get("/recalls/").status_code == 200
+
+
+@pytest.mark.parametrize(("pack_id", "site_code"), [("nmpa", "SH"), ("fda", "CHI"),
+                                                    ("mdr", "RTM")])
+def test_each_regions_pack_lets_the_quality_manager_close_a_complete_recall(
+        app: Flask, client: FlaskClient, make_user: Any, stack: Any, request: Any,
+        pack_id: str, site_code: str) -> None:
+    from datetime import date, timedelta
+
+    from engine.identity.models import User
+    from engine.ledger import service as ledger
+    from engine.masterdata import service as md
+    from engine.rules import store
+
+    with app.app_context():
+        world = build_world(make_user)
+        _shipped_world(world)
+        if site_code == "RTM":  # the lot is stocked in the EU too
+            site = md.create_site(audit.SYSTEM, "RTM", "Rotterdam", "EU", "Europe/Amsterdam")
+            ledger.receive(world.clerk, md.create_location(audit.SYSTEM, site, "Q-01",
+                                                           "quarantine"),
+                           world.thermometer, "L1", 2, supplier=world.supplier,
+                           document="GR-RTM-1", expiry=date.today() + timedelta(days=400))
+        store.activate_for_demo(store.import_folder(audit.SYSTEM, pack_id).version, site_code)
+        db.session.commit()
+    if stack.backend == "production":
+        request.getfixturevalue("worker")
+    login(client, "qm")
+    assert submit(client, "/recalls/new", dict(START, confirm="y")).status_code == 302
+    recall = _recall(app)
+    assert recall is not None
+    url = f"/recalls/{recall.id}"
+    deadline = time.monotonic() + 60
+    while not _consignees(app, recall.id)["CUS-1"][1]:
+        assert time.monotonic() < deadline, "the hospital's notice was not delivered"
+        time.sleep(0.2)
+    close = {"note": "Recovered units scrapped", "username": "qm", "password": PASSWORD}
+
+    # The clinic (no channel) is not notified yet: NMPA and FDA refuse to close; the refusal
+    # is kept in the audit trail, the recall stays open.
+    early = submit(client, f"{url}/close", close, form_url=url, follow_redirects=True)
+    with app.app_context():
+        blocked = db.session.scalars(db.select(audit.AuditEvent).where(
+            audit.AuditEvent.action == "gate.block",
+            audit.AuditEvent.entity_type == "recall")).all()
+    if pack_id == "mdr":
+        assert "closed and signed" in early.get_data(as_text=True) and not blocked
+        assert _recall(app).status == "closed"  # type: ignore[union-attr]
+        return
+    assert "closed and signed" not in early.get_data(as_text=True)
+    assert "notif" in early.get_data(as_text=True).lower()
+    assert len(blocked) == 1 and pack_id in blocked[0].after
+    assert _recall(app).status == "open"  # type: ignore[union-attr]
+
+    # A wrong password counts towards the lock-out even though nothing is closed.
+    clinic_id = _consignees(app, recall.id)["CUS-2"][0]
+    submit(client, f"{url}/consignees/{clinic_id}/acknowledge", {"note": "Phoned Dr Adams"},
+           form_url=url)
+    submit(client, f"{url}/close", dict(close, password="wrong"), form_url=url)
+    with app.app_context():
+        qm = db.session.scalar(db.select(User).where(User.username == "qm"))
+        assert qm is not None and qm.failed_attempts == 1
+    closed = submit(client, f"{url}/close", close, form_url=url, follow_redirects=True)
+    assert "closed and signed" in closed.get_data(as_text=True)
+    assert _recall(app).status == "closed"  # type: ignore[union-attr]
+    with app.app_context():
+        assert audit.verify().ok
