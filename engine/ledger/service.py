@@ -58,6 +58,9 @@ OUTBOUND = ("pick", "ship")
 #: Picking reserves available stock for an order; undoing a pick frees it again. Both are the
 #: warehouse operator's work, not a quality decision.
 RESERVING = (("available", "picked"), ("picked", "available"))
+#: Whoever handles stock may set it aside for QA when they find a problem (GSP 87: a failed
+#: outbound check); taking it out of quarantine again is QA's decision.
+SETTING_ASIDE = (("available", "quarantine"), ("picked", "quarantine"))
 
 
 @dataclass(frozen=True)
@@ -451,7 +454,7 @@ def transfer(actor: Who, kind: str, lot: Lot, quantity: int, *, source: Place, t
         raise InvalidInput(f"{kind!r} is not a transfer.")
     if not rules[kind]:
         raise InvalidInput(f"A {kind} cannot go from {source.describe()} to {target.describe()}.")
-    if kind == "status_change" and statuses in RESERVING:
+    if kind == "status_change" and (statuses in RESERVING or statuses in SETTING_ASIDE):
         _require(actor, ACTIONS["pick"])
     elif kind == "status_change":
         _require(actor, "ledger.inspect" if source.status == "quarantine" else "ledger.release")
@@ -467,15 +470,19 @@ def put_away_inspected(actor: Who, lot: Lot, quantity: int, *, source: Place, ta
                        task_id: str | None = None) -> StockMovement:
     """Putaway after acceptance inspection: the warehouse operator (ledger.move) takes
     quarantined stock to the status the inspector (ledger.inspect) decided, available or
-    nonconforming, at the location chosen; posted as a status change by the operator."""
+    nonconforming, at the location chosen; posted as a status change by the operator. Accepted
+    stock of a lot under an open recall is held where it lies instead (`recalled`, posted as a
+    recall hold)."""
     _require(actor, ACTIONS["putaway"])
     _require(inspected_by, "ledger.inspect")
-    if source.status != "quarantine" or target.status not in ("available", "nonconforming"):
+    held = target.status == "recalled" and target.location.id == source.location.id
+    if source.status != "quarantine" or (
+            target.status not in ("available", "nonconforming") and not held):
         raise InvalidInput(f"A putaway after inspection goes from quarantine to available or "
                            f"nonconforming, not {source.describe()} to {target.describe()}.")
-    return _post(actor, "status_change", lot, quantity, serial=serial, source=source,
-                 target=target, document=document, reason=reason, instance_id=instance_id,
-                 task_id=task_id)
+    return _post(actor, "recall_hold" if held else "status_change", lot, quantity,
+                 serial=serial, source=source, target=target, document=document, reason=reason,
+                 instance_id=instance_id, task_id=task_id)
 
 
 def ship(actor: Who, lot: Lot, quantity: int, *, source: Place, customer: Party, document: str,

@@ -4,11 +4,12 @@ held stock, expiry, UDI scans, the delivery note's completeness) and what it pos
 completes (picks to the dispatch area, shipments to the customer with a delivery note).
 
 Steps: outbound.order (sales order), outbound.pick, outbound.check (出库复核), outbound.ship and
-outbound.unpick (a failed check puts the goods back). Movements carry the instance and task.
+outbound.unpick (a failed check sets the goods aside for QA). Movements carry the instance and
+task.
 
 Picked goods wait at the dispatch location in the status "picked", reserved for their order: FEFO
 never allocates them to another order, the check looks for them there, the ship step ships them,
-and a failed check makes them available again where they came from.
+and a failed check sets them aside there in quarantine for QA's decision.
 """
 
 from __future__ import annotations
@@ -238,7 +239,11 @@ def check_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     return {"check_passed": passed,
             "check_review": passed and _review_demanded(outcome, "outbound.check"),
             "review_of_step": "outbound.check",
-            "check_rounds": int(context.task.data.get("check_rounds") or 0) + 1}
+            "check_rounds": int(context.task.data.get("check_rounds") or 0) + 1,
+            "check_notifications": sf.carry_deadlines(
+                context, outcome.data.get(OUTCOME_KEY) or {},
+                f"Outbound check of order {order_no(context)} failed: "
+                f"{form.get('check_note') or 'see the check record'}")}
 
 
 # -- outbound.ship -----------------------------------------------------------------------------
@@ -399,17 +404,15 @@ def _tracking_facts(context: StepContext, product: Product, customer: Party, sit
 
 @effect("outbound.unpick")
 def unpick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
-    """Make the picked goods available again: moved back where they came from, or, when they
-    were picked in the dispatch area, a status change there."""
+    """Set the picked goods aside in quarantine where the check found them (GSP 87: goods that
+    fail the outbound check do not ship and go to QA, who decides through a release: back to
+    stock, return to the supplier or scrap). Goods a recall held since the pick stay held."""
     site = sf.site_of(context)
     product = sf.product_of(_order(context)["product"])
     dispatch = md.get_location(site.code, str(context.task.data.get("shipping_location", "")))
     moved = []
     for line in _picked(context):
         waits = _held_as(line)
-        back = md.get_location(site.code, line["from_location"])
-        if back.id == dispatch.id and waits == "available":
-            continue  # picked before picks reserved stock: it is available already
         lot = ledger.get_lot(product, line["lot_no"])
         serial = line["serial"] or ""
         here = sum(b.quantity for b in ledger.balances(lot=lot, location=dispatch, status=waits)
@@ -418,10 +421,10 @@ def unpick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         if quantity <= 0:
             continue  # held since it was picked: it stays where the hold found it
         movement = ledger.transfer(
-            context.actor, "status_change" if back.id == dispatch.id else "move", lot, quantity,
-            serial=serial, source=ledger.Place(dispatch, waits),
-            target=ledger.Place(back, "available"), document=order_no(context),
-            reason="Outbound check failed: back to stock", **sf.ids(context))
+            context.actor, "status_change", lot, quantity, serial=serial,
+            source=ledger.Place(dispatch, waits), target=ledger.Place(dispatch, "quarantine"),
+            document=order_no(context), reason="Outbound check failed: set aside for QA",
+            **sf.ids(context))
         moved.append(movement.id)
     return {"returned_movements": moved}
 

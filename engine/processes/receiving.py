@@ -46,6 +46,7 @@ from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
 from engine.processes import effect, facts, needs_site
 from engine.processes import stockfacts as sf
+from engine.recall import holds
 from engine.workflow.forms import FormInvalid
 from engine.workflow.runtime import GateOutcome, StepContext
 
@@ -790,6 +791,7 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
         if left:
             raise InvalidInput(f"{left} rejected units of lot {line['lot']} are no longer in "
                                "quarantine; ask QA to check the stock.")
+    recalled: dict[str, int] = {}  # recall number -> accepted units held for it
     held = inspection["hold_in_quarantine"] or "quarantine" in (compliance.get("quarantine")
                                                                 or [])
     accepted_left = int(inspection["accepted"])
@@ -799,9 +801,16 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
             if row["quantity"] == 0 or accepted_left == 0:
                 continue
             qty = min(accepted_left, row["quantity"])
-            post(row, qty, putaway.accepted_to, "available", "Passed acceptance inspection")
+            recall = holds.open_recall_of(row["lot"], row["serial"])
+            if recall is None:
+                post(row, qty, putaway.accepted_to, "available", "Passed acceptance inspection")
+            else:  # a return of recalled goods: it stays held where it lies
+                post(row, qty, row["location"], "recalled",
+                     f"Passed acceptance inspection; held: lot under recall {recall}")
+                recalled[recall] = recalled.get(recall, 0) + qty
             accepted_left -= qty
     return {"putaway": {"moved": moved, "held_in_quarantine": accepted_left if held else 0,
+                        "held_for_recall": recalled,
                         "accepted_location": putaway.accepted_to.code
                         if putaway.accepted_to else None,
                         "rejected_location": putaway.rejected_to.code

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -214,6 +214,18 @@ def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
     return lot
 
 
+def _when(due_at: object) -> str:
+    """A deadline for a stored notice's subject: read by people in several zones, so in UTC,
+    said so, to the minute."""
+    try:
+        moment = datetime.fromisoformat(str(due_at))
+    except ValueError:
+        return str(due_at)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
                     details: str = "", tracking: TrackingFacts | None = None
                     ) -> list[dict[str, Any]]:
@@ -230,8 +242,9 @@ def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
     first = min(to_maker, key=lambda d: str(d.get("due_at"))) if tracking and to_maker else None
     for deadline in compliance.get("deadlines") or []:
         who = ", ".join(deadline.get("notify") or []) or "qa"
-        subject = (f"{context.meta.step} #{context.instance.id} ({context.instance.subject}): "
-                   f"notify {who} by {deadline.get('due_at')}")[:200]
+        task = context.task.task_spec.bpmn_name or context.meta.step
+        subject = (f"{task} #{context.instance.id} ({context.instance.subject}): "
+                   f"notify {who} by {_when(deadline.get('due_at'))}")[:200]
         body = "\n".join(part for part in (
             deadline.get("en", ""), deadline.get("zh", ""), details,
             f"Rule {deadline.get('rule')}") if part)

@@ -56,6 +56,9 @@ def test_demo_seeds_stock_in_every_status_and_a_consistent_ledger(ctx, monkeypat
     demo.seed_users()
     lines = demo.seed_masterdata() + demo.seed_stock()
     db.session.commit()
+    demo.activate_rule_packs()
+    lines += demo.seed_outbound_and_release()  # a Chicago order picked, waiting for its check
+    db.session.commit()
     lines += demo.seed_recall()
     db.session.commit()
     assert lines[0].startswith("master data: 3 sites")

@@ -92,6 +92,9 @@ def test_the_lot_page_shows_the_return_and_picked_stock(app: Flask, client: Flas
             reason="Syringe seal damaged: back to the manufacturer")
         db.session.commit()
         lot_id = lot.id
+        ledger.pick_fefo(audit.SYSTEM, md.get_product("BANDAGE-10"), 20, site=md.get_site("CHI"),
+                         to=md.get_location("CHI", "SHP-01"), document="SO-CHI-0002")
+        db.session.commit()
         bandage = ledger.get_lot(md.get_product("BANDAGE-10"), "B24CHI").id
     make_user("aude", roles.AUDITOR, full_name="Aude Dubois")
     login(client, "aude")

@@ -28,6 +28,7 @@ from engine.masterdata import service as md
 from engine.rules import store as packs
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
+from engine.workflow.runtime import current_runtime
 from tests.support.factories import PASSWORD
 from tests.support.web import login, submit
 
@@ -257,3 +258,17 @@ def audit_ok(app: Flask) -> None:
     with app.app_context():
         result = audit.verify()
         assert result.ok, result.summary()
+
+
+def workflow_data(app: Flask, instance_id: int) -> dict[str, Any]:
+    """The process data: the workflow's once it ended, else what its open task holds."""
+    with app.app_context():
+        found = db.session.get(ProcessInstance, instance_id)
+        assert found is not None
+        runtime = current_runtime()
+        if found.status == "completed":
+            return dict(runtime.load(found).data)
+        row = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                        HumanTask.status == "open"))
+        assert row is not None
+        return runtime.task_view(row)[2]

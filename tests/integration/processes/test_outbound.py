@@ -3,7 +3,7 @@ enters the sales order, picks FEFO (held stock is never picked), an inspector ch
 (出库复核) and a second inspector confirms, the operator ships with carrier, waybill and the
 delivery note, printable and as a PDF. One run per region with its pack active; then the gate
 inside the process: blocks that change nothing, a warning, a demanded second person, a failed
-check that puts the goods back."""
+check that sets the goods aside for QA."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from tests.integration.processes.stockworld import (
     start,
     step,
     stock,
+    workflow_data,
     world,
 )
 
@@ -156,32 +157,40 @@ def test_nmpa_blocks_a_customer_whose_scope_misses_the_class(world: World) -> No
     assert open_task(world, "oper", instance, "outbound.pick")
 
 
-@pytest.mark.parametrize("world", ["SH"], indirect=True)
-def test_nmpa_blocks_a_failed_outbound_check(world: World) -> None:
-    instance = to_check(world)
-    task = open_task(world, "insp1", instance, "outbound.check")
-    blocked = complete(world, "insp1", task, {**CHECK_OK, "package_damaged": "y"}, expect=422)
-    assert "The outbound check found a problem" in text(blocked)
-    assert open_task(world, "insp1", instance, "outbound.check") == task
-    assert stock(world.app, "THERMO", "SH")[("SHP-01", "picked", "T-EARLY")] == 40
+@pytest.mark.parametrize("world", ["SH", "CHI", "RTM"], indirect=True)
+def test_a_failed_check_is_recorded_and_sets_the_goods_aside_for_qa(world: World) -> None:
+    from engine.identity.models import Notification
 
-
-@pytest.mark.parametrize("world", ["CHI", "RTM"], indirect=True)
-def test_a_failed_check_puts_the_goods_back(world: World) -> None:
     instance = to_check(world)
     step(world, "insp1", instance, "outbound.check", {**CHECK_OK, "package_damaged": "y",
                                                       "check_note": "carton crushed"})
-    step(world, "oper", instance, "outbound.unpick", {"returned_to_stock": "y"})
+    # The failure is the record (GSP 87): nothing ships; the goods are set aside for QA.
+    assert open_task(world, "oper", instance, "outbound.unpick")
+    step(world, "oper", instance, "outbound.unpick", {"set_aside": "y"})
     assert instance_status(world.app, instance) == "completed"
     kinds = [(m["kind"], m["lot"], m["quantity"], m["from"], m["to"])
              for m in movements_of(world.app, instance)]
     assert kinds == [("pick", "T-EARLY", 40, "available", "picked"),
                      ("pick", "T-LATE", 5, "available", "picked"),
-                     ("move", "T-EARLY", 40, "picked", "available"),
-                     ("move", "T-LATE", 5, "picked", "available")]
+                     ("status_change", "T-EARLY", 40, "picked", "quarantine"),
+                     ("status_change", "T-LATE", 5, "picked", "quarantine")]
     after = stock(world.app, "THERMO", world.site)
-    assert after[("A-01", "available", "T-EARLY")] == 40
-    assert not any(key[0] == "SHP-01" for key in after)
+    assert (after[("SHP-01", "quarantine", "T-EARLY")],
+            after[("SHP-01", "quarantine", "T-LATE")]) == (40, 5)
+    assert not any(status in ("picked", "shipped") for _where, status, _lot in after)
+    data = workflow_data(world.app, instance)
+    assert data["check_passed"] is False
+    if world.site == "SH":  # NMPA: the check's verdict quarantines and QA is told at once
+        verdicts = {v["rule_id"] for d in audit_actions(world, "rules.decision")
+                    if d["step"] == "outbound.check" for v in d["verdicts"]}
+        assert {"nmpa-gsp87-check-anomaly", "nmpa-gsp87-check-notify-qa"} <= verdicts
+        assert data["check_notifications"][0]["notified_users"] >= 1
+        with world.app.app_context():
+            notice = db.session.scalar(select(Notification).where(
+                Notification.subject.contains(f"#{instance}")))
+            assert notice is not None and "carton crushed" in notice.body
+            assert notice.subject.endswith(" UTC")
+    audit_ok(world.app)
 
 
 @pytest.mark.parametrize("world", ["CHI"], indirect=True)

@@ -94,7 +94,7 @@ def test_a_second_order_does_not_take_the_goods_picked_for_the_first(world: Worl
 
 
 @pytest.mark.parametrize("world", ["CHI"], indirect=True)
-def test_a_failed_check_frees_goods_picked_in_the_dispatch_area_where_they_lie(
+def test_a_failed_check_sets_aside_goods_picked_in_the_dispatch_area_where_they_lie(
         world: World) -> None:
     with world.app.app_context():
         thermo = md.get_product("THERMO")
@@ -112,18 +112,18 @@ def test_a_failed_check_frees_goods_picked_in_the_dispatch_area_where_they_lie(
 
     step(world, "insp1", instance, "outbound.check", {**CHECK_OK, "package_damaged": "y",
                                                       "check_note": "carton crushed"})
-    step(world, "oper", instance, "outbound.unpick", {"returned_to_stock": "y"})
+    step(world, "oper", instance, "outbound.unpick", {"set_aside": "y"})
     assert instance_status(world.app, instance) == "completed"
     assert [(m["kind"], m["lot"], m["quantity"], m["from"], m["to"])
             for m in movements_of(world.app, instance)] == [
         ("status_change", "T-EARLY", 40, "available", "picked"),
         ("pick", "T-LATE", 5, "available", "picked"),
-        ("status_change", "T-EARLY", 40, "picked", "available"),
-        ("move", "T-LATE", 5, "picked", "available"),
+        ("status_change", "T-EARLY", 40, "picked", "quarantine"),
+        ("status_change", "T-LATE", 5, "picked", "quarantine"),
     ]
     after = stock(world.app, "THERMO", world.site)
-    assert after[("SHP-01", "available", "T-EARLY")] == 40
-    assert after[("A-01", "available", "T-LATE")] == 40
+    assert after[("SHP-01", "quarantine", "T-EARLY")] == 40
+    assert after[("SHP-01", "quarantine", "T-LATE")] == 5
     assert not any(status == "picked" for _where, status, _lot in after)
 
 
@@ -142,12 +142,12 @@ def test_a_recall_after_picking_holds_the_picked_goods_and_the_check_fails(
     assert stock(world.app, "THERMO", world.site)[("SHP-01", "recalled", "T-EARLY")] == 40
 
     step(world, "insp1", instance, "outbound.check", {**CHECK_OK, "udi_scans": scans("T-LATE")})
-    step(world, "oper", instance, "outbound.unpick", {"returned_to_stock": "y"})
+    step(world, "oper", instance, "outbound.unpick", {"set_aside": "y"})
     assert instance_status(world.app, instance) == "completed"
     assert not [m for m in movements_of(world.app, instance) if m["kind"] == "ship"]
     after = stock(world.app, "THERMO", world.site)
     assert after[("SHP-01", "recalled", "T-EARLY")] == 40  # stays where the hold found it
-    assert after[("A-01", "available", "T-LATE")] == 40
+    assert after[("SHP-01", "quarantine", "T-LATE")] == 5  # set aside for QA
 
 
 @pytest.mark.parametrize("world", ["SH"], indirect=True)

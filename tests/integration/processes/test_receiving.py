@@ -29,7 +29,7 @@ from engine.masterdata import service as md
 from engine.rules import store as packs
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
-from engine.workflow.runtime import current_runtime
+from tests.integration.processes.stockworld import workflow_data
 from tests.support.factories import PASSWORD
 from tests.support.web import login, submit
 
@@ -243,20 +243,6 @@ def rule_ids(decision: dict[str, Any]) -> set[str]:
     return {verdict["rule_id"] for verdict in decision["verdicts"]}
 
 
-def workflow_data(app: Flask, instance_id: int) -> dict[str, Any]:
-    """The process data: the workflow's once it ended, else what its open task holds."""
-    with app.app_context():
-        found = db.session.get(ProcessInstance, instance_id)
-        assert found is not None
-        runtime = current_runtime()
-        if found.status == "completed":
-            return dict(runtime.load(found).data)
-        row = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                        HumanTask.status == "open"))
-        assert row is not None
-        return runtime.task_view(row)[2]
-
-
 def audit_ok(app: Flask) -> None:
     with app.app_context():
         assert audit.verify().ok
@@ -410,6 +396,68 @@ def test_cold_chain_return_with_a_temperature_gap_is_rejected(world: World) -> N
     assert instance_status(app, instance) == "completed"
     assert stock(app, "GEL", "SH") == {("NC-01", "nonconforming", "R1"): 1,
                                        ("NC-01", "nonconforming", "R2"): 1}
+    audit_ok(app)
+
+
+@pytest.mark.parametrize("world", ["SH"], indirect=True)
+def test_a_return_of_a_recalled_lot_stays_held_and_cannot_be_sold(world: World) -> None:
+    from engine.errors import Conflict
+    from engine.identity import service as identity
+    from engine.recall import service as recalls
+
+    app = world.app
+    with app.app_context():  # the hospital had 20 thermometers of lot TR1; the lot is recalled
+        thermo, quarantine = md.get_product("THERMO"), md.get_location("SH", "Q-01")
+        stock_location = md.get_location("SH", "A-01")
+        ledger.receive(audit.SYSTEM, quarantine, thermo, "TR1", 25, supplier=md.get_party("SUP"),
+                       document="GR-0", expiry=EXPIRY)
+        lot = ledger.get_lot(thermo, "TR1")
+        ledger.transfer(audit.SYSTEM, "status_change", lot, 25,
+                        source=ledger.Place(quarantine, "quarantine"),
+                        target=ledger.Place(stock_location, "available"))
+        ledger.ship(audit.SYSTEM, lot, 20, source=ledger.Place(stock_location, "available"),
+                    customer=md.get_party("CUS"), document="SO-1")
+        qm = identity.find_user("qm")
+        assert qm is not None
+        recall, _ = recalls.start(qm, product=thermo, lots=["TR1"], level="I",
+                                  reason="Wrong calibration", source="Manufacturer notice")
+        db.session.commit()
+        number = recall.number
+    assert stock(app, "THERMO", "SH") == {("A-01", "recalled", "TR1"): 5}
+
+    # The hospital sends its 20 back through receiving; they pass inspection, and the putaway
+    # holds them where they lie instead of making them available.
+    instance = start(world, "SH", "Recall return from City Hospital")
+    step_task(world, "clerk", instance, "receiving.arrival",
+              arrival("THERMO", [label(THERMO, "TR1") + " x 20"], 20, is_return="y",
+                      supplier="", customer="CUS", purchase_order="SO-1"))
+    step_task(world, "insp1", instance, "receiving.inspect", inspection(20, 0))
+    step_task(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
+    step_task(world, "oper", instance, "receiving.putaway", {})
+    assert instance_status(app, instance) == "completed"
+    assert stock(app, "THERMO", "SH") == {("A-01", "recalled", "TR1"): 5,
+                                          ("RET-01", "recalled", "TR1"): 20}
+    assert workflow_data(app, instance)["putaway"]["held_for_recall"] == {number: 20}
+    assert [m.kind for m in movements_of(app, instance)] == ["return", "recall_hold"]
+
+    # No posting makes recalled stock sellable while the recall is open.
+    with app.app_context():
+        lot = ledger.get_lot(md.get_product("THERMO"), "TR1")
+        returns, stock_location = md.get_location("SH", "RET-01"), md.get_location("SH", "A-01")
+        with pytest.raises(Conflict, match=f"under recall {number}"):
+            # (released to quarantine by the recall's own path, then made available: refused)
+            ledger.transfer(audit.SYSTEM, "recall_release", lot, 20,
+                            source=ledger.Place(returns, "recalled"),
+                            target=ledger.Place(returns, "quarantine"))
+            ledger.transfer(audit.SYSTEM, "status_change", lot, 20,
+                            source=ledger.Place(returns, "quarantine"),
+                            target=ledger.Place(stock_location, "available"))
+        db.session.rollback()
+        assert recalls.refresh_returns(audit.SYSTEM, db.session.get_one(
+            type(recall), recall.id)) == 20
+        db.session.rollback()
+    assert stock(app, "THERMO", "SH") == {("A-01", "recalled", "TR1"): 5,
+                                          ("RET-01", "recalled", "TR1"): 20}
     audit_ok(app)
 
 

@@ -62,8 +62,8 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 @pytest.fixture
 def failing_pack(tmp_path: Path) -> Path:
-    """A copy of the NMPA pack, version 2024.7.1, whose first case expects the wrong rule."""
+    """A copy of the NMPA pack, version 2024.7.2, whose first case expects the wrong rule."""
     folder = copy_pack("nmpa", tmp_path)
-    edit(folder / "pack.yaml", 'version: "2024.7.1"', 'version: "2024.7.1"')
+    edit(folder / "pack.yaml", 'version: "2024.7.2"', 'version: "2024.7.2"')
     edit(folder / "cases.yaml", "expect: []", "expect: [nmpa-gsp53-supplier-docs]")
     return folder

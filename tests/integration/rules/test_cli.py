@@ -91,10 +91,10 @@ def test_activate_prompts_for_the_password_and_signs(app: Flask, make_user: Any)
     result = gxpflow(app, "activate", "nmpa", "--site", "SH", "--user", "sarah",
                      "--effective", "now", "--reason", "go live", input=f"{PASSWORD}\n")
     assert result.exit_code == 0, result.output
-    assert "nmpa 2024.7.1: active at SH" in result.stdout
+    assert "nmpa 2024.7.2: active at SH" in result.stdout
     assert "signed by Sarah Miller" in result.stdout
     with app.app_context():
-        assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.1"]
+        assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.2"]
         db.session.remove()
     listing = gxpflow(app, "list")
     assert "active at: SH" in listing.stdout
@@ -113,7 +113,7 @@ def test_activation_refused_when_a_case_fails(app: Flask, make_user: Any,
     result = gxpflow(app, "activate", str(failing_pack), "--site", "SH", "--user", "sarah",
                      input=f"{PASSWORD}\n")
     assert result.exit_code == 1
-    assert "Activation refused: 1 of 104 cases of nmpa 2024.7.1 fail" in result.stderr
+    assert "Activation refused: 1 of 104 cases of nmpa 2024.7.2 fail" in result.stderr
 
 
 def test_the_real_command_validates_in_a_shell(stack: Stack) -> None:

@@ -41,7 +41,7 @@ def test_officer_sees_packs_and_runs_cases(client: FlaskClient, seeded: dict[str
     index = client.get("/rules/")
     assert index.status_code == 200
     page = text(index)
-    for label in ("nmpa", "fda", "mdr", "2024.7.1", "Upload a new version"):
+    for label in ("nmpa", "fda", "mdr", "2024.7.2", "Upload a new version"):
         assert label in page
     version = client.get(f"/rules/versions/{seeded['nmpa']}")
     page = text(version)
@@ -140,7 +140,7 @@ def test_activate_from_the_page(client: FlaskClient, seeded: dict[str, int],
     assert "Sarah Miller" in history and "in effect" in history and "go live" in history
     assert re.search(r"#\d+ · Approved", history)
     with app.app_context():
-        assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.1"]
+        assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.2"]
         db.session.remove()
     # An effective time in the user's zone (UTC for this user) is stored in UTC.
     fda_url = f"/rules/versions/{seeded['fda']}/activate"

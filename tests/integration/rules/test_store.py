@@ -35,7 +35,7 @@ def test_import_is_idempotent_by_content(ctx: Flask) -> None:
     assert first.created and not again.created
     assert again.version.id == first.version.id
     row = first.version
-    assert (row.pack_id, row.region, row.version, row.status) == ("nmpa", "CN", "2024.7.1",
+    assert (row.pack_id, row.region, row.version, row.status) == ("nmpa", "CN", "2024.7.2",
                                                                   "passed")
     assert row.cases_passed == row.case_count > 50
     assert row.pack_yaml == (Path(__file__).parents[3] / "rules/nmpa/pack.yaml").read_text()
@@ -76,7 +76,7 @@ def test_activate_with_signature(ctx: Flask, sites: None, officer: Any,
     activation = store.activate(officer, nmpa, "SH", password=PASSWORD, username="sarah",
                                 reason="go live")
     db.session.commit()
-    assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.1"]
+    assert [row.label for row in store.active_versions("SH")] == ["nmpa 2024.7.2"]
     assert store.active_versions("CHI") == []
     signature = db.session.get(Signature, activation.signature_id)
     assert (signature.meaning, signature.printed_name) == ("approved", "Sarah Miller")
@@ -87,7 +87,7 @@ def test_activate_with_signature(ctx: Flask, sites: None, officer: Any,
     [event] = events("rules.activate")
     after = json.loads(event.after)
     assert (event.actor_name, after["site"], after["version"]) == ("Sarah Miller", "SH",
-                                                                   "2024.7.1")
+                                                                   "2024.7.2")
     assert after["signature_id"] == signature.id and after["signed_by"] == "Sarah Miller"
     assert event.reason == "go live"
     with pytest.raises(Conflict, match="already active"):
@@ -113,7 +113,7 @@ def test_activation_refused_while_a_case_fails(ctx: Flask, sites: None, officer:
     db.session.commit()
     assert done.version.status == "failed"
     assert done.version.cases_passed == done.version.case_count - 1
-    with pytest.raises(InvalidInput, match=r"1 of \d+ cases of nmpa 2024\.7\.1 fail") as refused:
+    with pytest.raises(InvalidInput, match=r"1 of \d+ cases of nmpa 2024\.7\.2 fail") as refused:
         store.activate(officer, done.version, "SH", password=PASSWORD, username="sarah")
     assert "supplier file complete" in refused.value.message
     db.session.rollback()
@@ -126,18 +126,18 @@ def test_new_activation_supersedes_and_history_is_kept(ctx: Flask, sites: None, 
                                                        tmp_path: Path) -> None:
     store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah")
     folder = copy_pack("nmpa", tmp_path)
-    edit(folder / "pack.yaml", 'version: "2024.7.1"', 'version: "2024.8.0"')
+    edit(folder / "pack.yaml", 'version: "2024.7.2"', 'version: "2024.8.0"')
     newer = store.import_folder(officer, folder).version
     later = utcnow() + timedelta(hours=2)
     store.activate(officer, newer, "SH", password=PASSWORD, username="sarah",
                    effective_at=later, first_in_session=False)
     db.session.commit()
-    assert [row.version for row in store.active_versions("SH")] == ["2024.7.1"]
+    assert [row.version for row in store.active_versions("SH")] == ["2024.7.2"]
     assert [row.version for row in store.active_versions("SH", later)] == ["2024.8.0"]
     assert [a.pack_version.version for a in store.activations("SH")] == ["2024.8.0",
-                                                                         "2024.7.1"]
+                                                                         "2024.7.2"]
     view = store.ActivePacks()
-    assert [p.pack.version for p in view.for_site("SH")] == ["2024.7.1"]
+    assert [p.pack.version for p in view.for_site("SH")] == ["2024.7.2"]
     assert [p.pack.version for p in view.for_site("SH", later + timedelta(seconds=1))] == \
         ["2024.8.0"]
     assert view.reloads == 2  # the scheduled activation came into effect: reloaded once

@@ -61,7 +61,7 @@ def world(ctx: Flask, make_user: Any, officer: Any) -> dict[str, Any]:
 
 
 def activate_nmpa(officer: Any) -> None:
-    store.activate(officer, store.find_version("nmpa", "2024.7.1"), "SH", password=PASSWORD,
+    store.activate(officer, store.find_version("nmpa", "2024.7.2"), "SH", password=PASSWORD,
                    username="sarah")
     db.session.commit()
 
@@ -101,9 +101,9 @@ def test_block_refuses_completion_and_is_audited(world: dict[str, Any]) -> None:
     assert (event.entity_type, event.entity_id) == ("process_instance", str(instance.id))
     assert after["outcome"] == "block" and after["step"] == "receiving.inspect"
     assert after["pack_versions"][0]["id"] == "nmpa"
-    assert after["pack_versions"][0]["version"] == "2024.7.1"
+    assert after["pack_versions"][0]["version"] == "2024.7.2"
     assert {(v["rule_id"], v["pack_id"], v["pack_version"]) for v in after["verdicts"]} >= {
-        ("nmpa-gsp67-temp-block", "nmpa", "2024.7.1")}
+        ("nmpa-gsp67-temp-block", "nmpa", "2024.7.2")}
     assert after["fact"]["arrival_temperature_c"] == 12.5
     assert len(events("task.blocked")) == 1
 
@@ -129,7 +129,7 @@ def test_gate_data_reaches_the_task(world: dict[str, Any]) -> None:
     compliance = workflow.data["compliance"]
     assert compliance["outcome"] == "require_second_person"
     assert compliance["review_required"] == ["receiving.inspect"]
-    assert compliance["packs"] == ["nmpa 2024.7.1"]
+    assert compliance["packs"] == ["nmpa 2024.7.2"]
 
 
 def test_a_badly_typed_fact_is_invalid_input_naming_the_field(world: dict[str, Any]) -> None:

@@ -102,7 +102,7 @@ def test_diff_lists_rules_added_removed_and_changed_field_by_field() -> None:
 def test_diff_of_identical_packs_is_empty(packs_by_id: dict[str, Pack]) -> None:
     nmpa = packs_by_id["nmpa"]
     assert diff_packs(nmpa, nmpa) == []
-    assert render_diff(nmpa, nmpa) == "nmpa 2024.7.1 -> nmpa 2024.7.1: no changes"
+    assert render_diff(nmpa, nmpa) == "nmpa 2024.7.2 -> nmpa 2024.7.2: no changes"
 
 
 def test_diff_between_shipped_packs_is_readable(packs_by_id: dict[str, Pack]) -> None:
