@@ -51,9 +51,11 @@ class PageSigner:
         self.username = username
         self.password = password
         self.signed = False
+        self.meaning: str | None = None  # what it was asked to sign, even if the password failed
 
     def __call__(self, meaning: str, entity_type: str, entity_id: str,
                  content: Mapping[str, Any]) -> int:
+        self.meaning = meaning
         signature = signatures.sign(self.user, self.password, meaning, entity_type, entity_id,
                                     content, username=self.username,
                                     first_in_session=first_in_session(),

@@ -272,6 +272,8 @@ def task(task_id: int) -> tuple[str, int] | Response:
         except NotAuthenticated as refused:
             db.session.commit()  # the failed signature counts towards the lock-out
             state["sign_error"] = refused.message
+            if signer is not None and signer.meaning:  # ask again, for what was to be signed
+                state["meaning"] = signer.meaning
             status = 401
         except (Conflict, PermissionDenied, InvalidInput) as refused:
             db.session.rollback()

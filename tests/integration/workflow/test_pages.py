@@ -290,6 +290,11 @@ def test_gate_blocks_demands_a_signature_and_its_verdicts_are_shown(
     demanded = inspect(operator, putaway, {"location": "A-01-02"})
     assert demanded.status_code == 428
     assert "Approved" in text(demanded) and 'name="password"' in text(demanded)
+    wrong = inspect(operator, putaway, {"location": "A-01-02", "username": "op",
+                                        "password": "not-the-password"})
+    assert wrong.status_code == 401, "a wrong password is said so, and the box asks again"
+    assert "Approved" in text(wrong) and 'name="password"' in text(wrong)
+    assert "password" in text(wrong).split('role="alert"', 1)[-1].lower()
     assert inspect(operator, putaway, {"location": "A-01-02", "username": "op",
                                        "password": PASSWORD}).status_code == 302
     with app.app_context():
