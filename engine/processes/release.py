@@ -26,6 +26,7 @@ from engine.masterdata.models import Product, Site
 from engine.processes import effect, facts, needs_site
 from engine.processes import stockfacts as sf
 from engine.processes.outbound import _review_demanded
+from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
 
 needs_site("release")
@@ -48,6 +49,25 @@ def inspection_completed(lot: Lot, status: str) -> bool:
                 StockMovement.to_status == "quarantine")).limit(1)) is not None
 
 
+def receiving_in_progress(lot: Lot, site: Site, serial: str = "") -> ProcessInstance | None:
+    """An unfinished receiving at the site that brought this lot (or serial) into quarantine:
+    its inspection and putaway decide that stock, not a release."""
+    received = select(StockMovement.instance_id).where(
+        StockMovement.lot_id == lot.id, StockMovement.kind.in_(("receive", "return")),
+        StockMovement.to_status == "quarantine", StockMovement.instance_id.is_not(None))
+    if serial:
+        received = received.where(StockMovement.serial == serial)
+    ids = [int(i) for i in db.session.scalars(received.distinct()) if str(i).isdigit()]
+    if not ids:
+        return None
+    return db.session.scalar(
+        select(ProcessInstance).where(
+            ProcessInstance.id.in_(ids), ProcessInstance.process_key == "receiving",
+            ProcessInstance.site_code == site.code,
+            ProcessInstance.status.in_(("running", "waiting", "suspended", "error")))
+        .order_by(ProcessInstance.id).limit(1))
+
+
 def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, list[Any]]:
     data = context.task.data
     site = sf.site_of(context)
@@ -58,6 +78,14 @@ def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, l
     if status not in ("quarantine", "nonconforming"):
         raise InvalidInput("A quality decision is about quarantined or nonconforming stock.",
                            fields={"from_status": "quarantine or nonconforming"})
+    if status == "quarantine":
+        receiving = receiving_in_progress(lot, site, serial)
+        if receiving is not None:
+            raise InvalidInput(
+                f"Lot {lot.lot_no} is still being received at {site.code} (receiving "
+                f"#{receiving.id}, {receiving.subject}): its inspection and putaway decide its "
+                "quarantined stock. Decide on it after that receiving has ended.",
+                fields={"lot_no": f"In receiving #{receiving.id}."})
     balances = sf.held_balances(lot, site, status, serial)
     total = sum(b.quantity for b in balances)
     if total == 0:

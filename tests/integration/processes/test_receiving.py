@@ -90,6 +90,7 @@ def make_world(region_sites: tuple[str, ...]) -> None:
     store.deploy(CLI, (ROOT / "processes/bpmn/dual_review.bpmn").read_bytes(),
                  "dual_review.bpmn")
     store.deploy(CLI, (ROOT / "processes/bpmn/receiving.bpmn").read_bytes(), "receiving.bpmn")
+    store.deploy(CLI, (ROOT / "processes/bpmn/release.bpmn").read_bytes(), "release.bpmn")
     for code in region_sites:
         imported = packs.import_folder(CLI, SITES[code][2])
         del imported
@@ -307,6 +308,36 @@ def test_us_receipt_end_to_end_with_a_warning(world: World) -> None:
     history = workflow_data(app, instance)
     assert history["arrival_compliance"]["warnings"][0]["rule"] == "fda-label-date-format"
     assert signatures(app, instance) == [("Insp1", "performed"), ("Insp2", "reviewed")]
+    audit_ok(app)
+
+
+@pytest.mark.parametrize("world", ["CHI"], indirect=True)
+def test_stock_in_a_receiving_is_not_released_before_its_inspection(world: World) -> None:
+    app = world.app
+    instance = start(world, "CHI", "PO-US-8 thermometers")
+    step_task(world, "clerk", instance, "receiving.arrival",
+              arrival("THERMO", [label(THERMO, "T26B") + " x 20"], 20))
+    response = submit(world.client("qm"), "/processes/release/start",
+                      {"subject": "QD T26B", "site_code": "CHI", "product": "THERMO",
+                       "lot_no": "T26B", "from_status": "quarantine",
+                       "held_reason": "Awaiting the quality decision"})
+    assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
+    found = re.search(r"/instances/(\d+)", response.headers["Location"])
+    assert found
+    release = int(found.group(1))
+    decide = open_task(world, "qm", release, "release.decide")
+    refused = complete(world, "qm", decide, {"disposition": "scrap",
+                                              "decision_reason": "Not needed"}, expect=422)
+    page = refused.get_data(as_text=True)
+    assert f"still being received at CHI (receiving #{instance}" in page
+    assert stock(app, "THERMO", "CHI") == {("Q-01", "quarantine", "T26B"): 20}
+    assert movements_of(app, release) == [] and signatures(app, release) == []
+
+    step_task(world, "insp1", instance, "receiving.inspect", inspection(20, 0))
+    step_task(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
+    step_task(world, "oper", instance, "receiving.putaway", {})
+    assert stock(app, "THERMO", "CHI") == {("A-01", "available", "T26B"): 20}, \
+        "the putaway took every unit it received"
     audit_ok(app)
 
 
