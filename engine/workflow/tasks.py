@@ -140,17 +140,42 @@ def send_message(
     workflow.send_event(event)
 
 
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def _bpmn_id(task: Any) -> str | None:
+    found = getattr(task.task_spec, "bpmn_id", None)
+    return str(found) if found else None
+
+
 def element_states(workflow: BpmnWorkflow) -> dict[str, str]:
     """BPMN element id -> `done` or `active` for the main process, to highlight the path taken
     on its diagram (an element active again in a loop counts as active)."""
-    active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
     states: dict[str, str] = {}
     for task in workflow.get_tasks():
-        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        bpmn_id = _bpmn_id(task)
         if task.workflow is not workflow or not bpmn_id:
             continue
-        if task.has_state(active):
-            states[str(bpmn_id)] = "active"
+        if task.has_state(_ACTIVE):
+            states[bpmn_id] = "active"
         elif task.has_state(TaskState.COMPLETED):
-            states.setdefault(str(bpmn_id), "done")
+            states.setdefault(bpmn_id, "done")
     return states
+
+
+def taken_flows(workflow: BpmnWorkflow) -> list[tuple[str, str]]:
+    """(source, target) element ids of the sequence flows the main process really took: a
+    reached task and the completed element it came from in the task tree (two elements both
+    visited do not make the flow between them taken: a gateway's other branch, a loop)."""
+    taken: set[tuple[str, str]] = set()
+    for task in workflow.get_tasks():
+        target = _bpmn_id(task)
+        if (task.workflow is not workflow or not target
+                or not task.has_state(_ACTIVE | TaskState.COMPLETED)):
+            continue
+        parent = task.parent
+        while parent is not None and _bpmn_id(parent) is None:  # engine-internal tasks
+            parent = parent.parent
+        if parent is not None and parent.has_state(TaskState.COMPLETED):
+            taken.add((str(_bpmn_id(parent)), target))
+    return sorted(taken)

@@ -35,7 +35,7 @@ from engine.workflow.models import (
     ServiceCall,
 )
 from engine.workflow.runtime import current_runtime
-from engine.workflow.tasks import element_states
+from engine.workflow.tasks import element_states, taken_flows
 from web import security
 from web.i18n import get_locale, get_timezone
 from web.i18n import translate as _
@@ -305,9 +305,10 @@ def instance(instance_id: int) -> str:
     found = _instance(instance_id)
     definition_row = _definition(found.definition_id)
     try:
-        states = element_states(current_runtime().load(found))
+        workflow = current_runtime().load(found)
+        states = {"elements": element_states(workflow), "flows": taken_flows(workflow)}
     except GxpError:
-        states = {}
+        states = {"elements": {}, "flows": []}
     tasks = list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == found.id)
                                     .order_by(HumanTask.id)))
     calls = list(db.session.scalars(select(ServiceCall).where(ServiceCall.instance_id == found.id)

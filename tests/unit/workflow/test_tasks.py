@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +17,12 @@ from engine.workflow.forms import FormInvalid
 from engine.workflow.scripting import RestrictedScriptEngine
 from engine.workflow.tasks import (
     complete_user_task,
+    element_states,
     new_workflow,
     ready_user_tasks,
     seed_start_data,
     send_message,
+    taken_flows,
 )
 from tests.unit.workflow.conftest import bpmn_file
 
@@ -137,3 +140,26 @@ def test_a_message_reaches_a_waiting_catch_event() -> None:
     workflow.do_engine_steps()
     assert workflow.completed
     assert workflow.data["confirmation"] == {"confirmed_by": "ACME"}
+
+
+def test_only_the_flows_really_taken_are_marked_on_the_diagram() -> None:
+    """Receiving with a dual review: the gateway, the review and the putaway were all visited,
+    yet the gateway's direct flow to the putaway was not taken."""
+    shipped = Path(__file__).resolve().parents[3] / "processes/bpmn"
+    spec, called = load_spec((shipped / "receiving.bpmn").read_bytes(), "receiving",
+                             {"dual_review.bpmn": (shipped / "dual_review.bpmn").read_bytes()})
+    workflow = new_workflow(spec, called, {})
+    workflow.do_engine_steps()
+    for data in ({}, {"dual_review_needed": True, "inspection_round": 1},
+                 {"review_decision": "confirmed"}):
+        (ready,) = ready_user_tasks(workflow)
+        ready.task.data.update(data)
+        ready.task.run()
+        workflow.do_engine_steps()
+    states = element_states(workflow)
+    assert states["Gateway_review"] == "done" and states["Task_putaway"] == "active"
+    taken = taken_flows(workflow)
+    assert ("Gateway_review", "Call_dual_review") in taken
+    assert ("Gateway_review_result", "Task_putaway") in taken
+    assert ("Gateway_review", "Task_putaway") not in taken, "the branch not chosen"
+    assert len(taken) == 6

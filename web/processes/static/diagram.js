@@ -21,23 +21,27 @@
     var canvas = viewer.get("canvas");
     var registry = viewer.get("elementRegistry");
     var overlays = viewer.get("overlays");
-    Object.keys(states).forEach(function (id) {
+    var elements = states.elements || {};
+    Object.keys(elements).forEach(function (id) {
       if (!registry.get(id)) { return; }
-      canvas.addMarker(id, "gx-" + states[id]);
-      if (states[id] === "active") {
+      canvas.addMarker(id, "gx-" + elements[id]);
+      if (elements[id] === "active") {
         var badge = document.createElement("span");
         badge.className = "gx-overlay";
         badge.textContent = activeText;
         overlays.add(id, "gx-state", { position: { top: -10, right: 10 }, html: badge });
       }
     });
+    // Only the flows the engine says it took (source and target both visited is not enough).
+    var taken = {};
+    (states.flows || []).forEach(function (pair) { taken[pair[0] + "\u0000" + pair[1]] = true; });
     registry.filter(function (element) {
       return element.type === "bpmn:SequenceFlow";
     }).forEach(function (flow) {
       var bo = flow.businessObject;
-      var from = bo.sourceRef && states[bo.sourceRef.id];
-      var to = bo.targetRef && states[bo.targetRef.id];
-      if (from === "done" && to) { canvas.addMarker(flow.id, "gx-taken"); }
+      if (bo.sourceRef && bo.targetRef && taken[bo.sourceRef.id + "\u0000" + bo.targetRef.id]) {
+        canvas.addMarker(flow.id, "gx-taken");
+      }
     });
   }
 
