@@ -57,7 +57,7 @@ def receiving_in_progress(lot: Lot, site: Site, serial: str = "") -> ProcessInst
         StockMovement.to_status == "quarantine", StockMovement.instance_id.is_not(None))
     if serial:
         received = received.where(StockMovement.serial == serial)
-    ids = [int(i) for i in db.session.scalars(received.distinct()) if str(i).isdigit()]
+    ids = [int(i) for i in db.session.scalars(received.distinct()) if i and i.isdigit()]
     if not ids:
         return None
     return db.session.scalar(
