@@ -22,14 +22,20 @@ class GxpError(Exception):
         code: str | None = None,
         status: int | None = None,
         fields: Mapping[str, Any] | None = None,
+        zh: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.zh = zh  # the message in Chinese, where the raiser gives one
         if code is not None:
             self.code = code
         if status is not None:
             self.status = status
         self.fields: dict[str, Any] = dict(fields or {})
+
+    def text(self, locale: str) -> str:
+        """The message in `locale` (zh or en), English where no translation was given."""
+        return self.zh if self.zh and locale.startswith("zh") else self.message
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -84,6 +84,11 @@ def _advancing(instance_id: int) -> Iterator[None]:
         busy.discard(instance_id)
 
 
+#: Task and instance statuses in Chinese, for refusals that name them.
+_STATUS_ZH = {"open": "待办", "completed": "已完成", "cancelled": "已取消", "running": "运行中",
+              "waiting": "等待中", "suspended": "已暂停", "terminated": "已终止", "error": "出错"}
+
+
 def _refuse_reentry(instance_id: int) -> None:
     if instance_id in db.session().info.get(_ADVANCING, ()):
         raise Conflict(
@@ -416,13 +421,39 @@ class Runtime:
         task = workflow.get_task_from_id(_uuid(row.task_guid))
         return task, user_task_meta(task.task_spec), dict(task.data)
 
+    def four_eyes(self, row: HumanTask, task: Any = None) -> tuple[str, int | None] | None:
+        """For a task declared four-eyes: the step it must be done apart from and who performed
+        it (None while nobody has); None for other tasks. `task`: the spiff task, if loaded."""
+        if task is None:
+            instance = db.session.get(ProcessInstance, row.instance_id)
+            assert instance is not None
+            task = self.load(instance).get_task_from_id(_uuid(row.task_guid))
+        declared = user_task_meta(task.task_spec).four_eyes_with
+        if not declared:
+            return None
+        step = _four_eyes_step(declared, task)
+        performers = {**_performers(task.workflow.top_workflow),
+                      **task.data.get("_performers", {})}
+        return step, performers.get(step)
+
+    def _refuse_performer(self, row: HumanTask, user: User, error: type[GxpError]) -> None:
+        found = self.four_eyes(row)
+        if found is not None and found[1] == user.id:
+            raise error(f"{user.full_name} performed {found[0]} in this process: a second "
+                        "person must do this task (four-eyes principle).",
+                        zh=f"{user.full_name} 已在本流程中执行 {found[0]}：此任务须由另一人完成"
+                           "（双人复核原则）。",
+                        fields={"assignee": "Choose someone else."})
+
     def claim(self, actor: User, human_task_id: int) -> HumanTask:
         row = self.task_row(human_task_id)
         self._check_open(row)
         if row.role not in identity.effective_roles(actor):
-            raise PermissionDenied(f"This task is for the role {row.role}; you do not hold it.")
+            raise PermissionDenied(f"This task is for the role {row.role}; you do not hold it.",
+                                   zh=f"此任务属于角色 {row.role}，您不具备该角色。")
         if row.assignee_id not in (None, actor.id):
-            raise Conflict("Someone else has already claimed this task.")
+            raise Conflict("Someone else has already claimed this task.", zh="此任务已被他人认领。")
+        self._refuse_performer(row, actor, Conflict)
         row.assignee_id = actor.id
         db.session.flush()
         audit.record(actor, "task.claim", "human_task", row.id)
@@ -445,6 +476,7 @@ class Runtime:
         if row.role not in identity.effective_roles(assignee):
             raise InvalidInput(f"{assignee.full_name} does not hold the role {row.role}.",
                                fields={"assignee": "Choose a user with the task's role."})
+        self._refuse_performer(row, assignee, InvalidInput)
         before = {"assignee_id": row.assignee_id}
         row.assignee_id = assignee.id
         db.session.flush()
@@ -455,7 +487,8 @@ class Runtime:
     @staticmethod
     def _check_open(row: HumanTask) -> None:
         if row.status != "open":
-            raise Conflict(f"This task is already {row.status}.")
+            raise Conflict(f"This task is already {row.status}.",
+                           zh=f"此任务{_STATUS_ZH.get(row.status, row.status)}。")
 
     def complete(self, actor: User, human_task_id: int,
                  form_data: Mapping[str, Any] | Callable[[UserTaskMeta], Mapping[str, Any]], *,
@@ -477,18 +510,21 @@ class Runtime:
                   signer: Signer | None, tz: Any) -> ProcessInstance:
         self._check_open(row)
         if instance.status not in ("running", "waiting"):
-            raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.")
+            raise Conflict(f"The process is {instance.status}; its tasks cannot be completed.",
+                           zh=f"流程{_STATUS_ZH.get(instance.status, instance.status)}，"
+                              "其任务不能完成。")
         if row.role not in identity.effective_roles(actor):
             raise PermissionDenied(
                 f"This task is for the role {row.role}; {actor.full_name} does not hold it "
-                "(or the training for it has expired).")
+                "(or the training for it has expired).",
+                zh=f"此任务属于角色 {row.role}；{actor.full_name} 不具备该角色（或其培训已过期）。")
         if row.assignee_id not in (None, actor.id):
-            raise Conflict("This task is claimed by someone else.")
+            raise Conflict("This task is claimed by someone else.", zh="此任务已被他人认领。")
         workflow = self.load(instance)
         synced = _Synced.of(workflow)
         task = workflow.get_task_from_id(_uuid(row.task_guid))
         if task is None or task.state != TaskState.READY:
-            raise Conflict("This task is no longer waiting for input.")
+            raise Conflict("This task is no longer waiting for input.", zh="此任务已不再等待处理。")
         meta = user_task_meta(task.task_spec)
         if callable(form_data):
             form_data = form_data(meta)

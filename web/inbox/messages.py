@@ -35,8 +35,12 @@ add_messages({
     "Status": "状态",
     "Completed": "完成时间",
     "Four-eyes": "双人复核",
-    "Someone other than the performer of {step} must do this.":
-        "须由 {step} 执行人以外的人员完成。",
+    "Someone other than the performer of “{title}” must do this.":
+        "须由“{title}”执行人以外的人员完成。",
+    "Someone other than {name}, who performed “{title}”, must do this.":
+        "须由“{title}”的执行人 {name} 以外的人员完成。",
+    "You performed “{title}” in this process: another person must do this task.":
+        "您在本流程中执行了“{title}”：此任务须由另一人完成。",
     "Form": "表单",
     "Please correct the fields marked below.": "请更正下方标出的字段。",
     "One value per line.": "每行一个值。",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
@@ -107,7 +108,7 @@ def claim(task_id: int) -> Response:
         current_runtime().claim(security.user(), task_id)
     except (Conflict, PermissionDenied) as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
     else:
         db.session.commit()
         flash(_("The task is yours now."), "info")
@@ -122,7 +123,7 @@ def release(task_id: int) -> Response:
         current_runtime().release(security.user(), task_id)
     except (Conflict, PermissionDenied) as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
     else:
         db.session.commit()
         flash(_("The task is back in the unclaimed list of its role."), "info")
@@ -147,7 +148,7 @@ def assign(task_id: int) -> Response:
         runtime.assign(security.user(), task_id, assignee, form.reason.data or "")
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
     else:
         db.session.commit()
         flash(_("The task is assigned to {name}.", name=assignee.full_name), "info")
@@ -220,13 +221,32 @@ def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _load(row: HumanTask) -> tuple[UserTaskMeta | None, dict[str, Any]]:
-    """The task's meta and data from the workflow (None for a task no longer in it)."""
+def _load(row: HumanTask) -> tuple[UserTaskMeta | None, dict[str, Any], FourEyes | None]:
+    """The task's meta, data and four-eyes condition from the workflow (None for a task no
+    longer in it)."""
+    runtime = current_runtime()
     try:
-        _task, meta, data = current_runtime().task_view(row)
+        task, meta, data = runtime.task_view(row)
+        found = runtime.four_eyes(row, task)
     except (GxpError, AttributeError, ValueError, KeyError):
-        return None, {}
-    return meta, data
+        return None, {}, None
+    if found is None:
+        return meta, data, None
+    step, performer = found
+    title = db.session.scalar(
+        select(HumanTask.title).where(HumanTask.instance_id == row.instance_id,
+                                      HumanTask.step == step, HumanTask.status == "completed")
+        .order_by(HumanTask.id.desc()).limit(1))
+    return meta, data, FourEyes(step, title or step, performer)
+
+
+@dataclass(frozen=True)
+class FourEyes:
+    """A four-eyes task: the step it is apart from, that step's title and who performed it."""
+
+    step: str
+    title: str
+    performer: int | None
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -271,13 +291,13 @@ def task(task_id: int) -> tuple[str, int] | Response:
             status = 422
         except NotAuthenticated as refused:
             db.session.commit()  # the failed signature counts towards the lock-out
-            state["sign_error"] = refused.message
+            state["sign_error"] = refused.text(get_locale())
             if signer is not None and signer.meaning:  # ask again, for what was to be signed
                 state["meaning"] = signer.meaning
             status = 401
         except (Conflict, PermissionDenied, InvalidInput) as refused:
             db.session.rollback()
-            flash(refused.message, "error")
+            flash(refused.text(get_locale()), "error")
             status = refused.status
         else:
             db.session.commit()
@@ -288,9 +308,11 @@ def task(task_id: int) -> tuple[str, int] | Response:
         if posted:  # the form was read: show what was sent (a file chooser shows nothing)
             state["values"] = posted
     instance, row = runtime.task_with_instance(task_id)
-    meta, data = _load(row) if row.status == "open" else (None, {})
+    meta, data, four_eyes = _load(row) if row.status == "open" else (None, {}, None)
     roles = identity.effective_roles(user)
     may_act = _open_for(row, instance, roles, user) and meta is not None
+    mine_to_review = four_eyes is not None and four_eyes.performer == user.id
+    may_act = may_act and not mine_to_review
     state.setdefault("values", _shown(meta.form if meta else None, data))
     state.setdefault("meaning", meta.signature_meaning if meta else None)
     return render_template(
@@ -299,8 +321,11 @@ def task(task_id: int) -> tuple[str, int] | Response:
         blocked_before=blocked_attempts([row.id]), first_signature=first_in_session(),
         meaning_label=meaning_label(state["meaning"]), action_form=EmptyForm(),
         assign_form=_assign_form(row), role_name=role_label(row.role, get_locale()),
-        names=_names({i for i in (row.assignee_id, row.completed_by) if i}),
-        not_actionable=None if may_act else _reason_not_actionable(row, instance, roles, user),
+        names=_names({i for i in (row.assignee_id, row.completed_by,
+                                  four_eyes and four_eyes.performer) if i}),
+        not_actionable=None if may_act or mine_to_review
+        else _reason_not_actionable(row, instance, roles, user),
+        four_eyes=four_eyes, mine_to_review=mine_to_review,
         **state,
     ), status
 

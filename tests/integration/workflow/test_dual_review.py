@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from engine import audit
 from engine.db import db
+from engine.errors import Conflict, InvalidInput
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import GateBlocked, current_runtime
@@ -33,6 +34,14 @@ def test_second_person_review_in_a_call_activity(ctx: Flask, make_user: Any) -> 
     db.session.commit()
     review = db.session.scalar(select(HumanTask).where(HumanTask.status == "open"))
     assert (review.step, review.role) == ("review.dual", "inspector")
+    assert runtime.four_eyes(review) == ("test.work", first.id)
+    with pytest.raises(Conflict, match="second person must do this task"):
+        runtime.claim(first, review.id)
+    lead = make_user("lead", "inspector", "administrator")
+    with pytest.raises(InvalidInput, match=r"performed test\.work"):
+        runtime.assign(lead, review.id, first, "short of staff")
+    db.session.rollback()
+    assert db.session.get(HumanTask, review.id).assignee_id is None
     with pytest.raises(GateBlocked, match="second person"):
         runtime.complete(first, review.id, {"review_decision": "confirmed"}, signer=lambda *a: 1)
     db.session.rollback()

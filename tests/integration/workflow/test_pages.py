@@ -230,6 +230,16 @@ def test_four_eyes_refusal_is_shown_clearly(
                          {"conclusion": "rejected", "accepted_qty": "3"}, signer=lambda *a: 1)
     review = open_task_id(app, instance, "receiving.review_nonconformity")
     login(client, "both")
+    page = text(client.get(f"/inbox/tasks/{review}"))
+    assert "You performed “Inspect goods” in this process" in page
+    assert "/claim" not in page and 'name="disposition"' not in page, "nothing to do here"
+    claim = submit(client, f"/inbox/tasks/{review}/claim", {}, form_url="/inbox/")
+    assert "a second person must do this task" in text(client.get(claim.headers["Location"]))
+    assert read(app, HumanTask, review, "assignee_id") is None
+    other = app.test_client()
+    make_user("qm2", "quality_manager", full_name="Quinn Second")
+    login(other, "qm2")
+    assert "Someone other than " in text(other.get(f"/inbox/tasks/{review}"))
     refused = inspect(client, review, {"disposition": "destroy", "username": "both",
                                        "password": PASSWORD})
     assert refused.status_code == 422
