@@ -213,11 +213,12 @@ def escalate_overdue() -> int:
 def start_from_message(body: dict[str, Any], username: str) -> dict[str, Any]:
     """Start a recall from a message on the task queue (another system's worker, a message
     bus bridge): the same body as POST /api/v1/recalls, under a user's authority, with an
-    idempotency key so a redelivered message starts one recall."""
+    idempotency key so a redelivered message starts one recall (the same key with another body
+    is refused, as over the API)."""
     from engine.errors import InvalidInput, NotFound
     from engine.masterdata import service as masterdata
     from engine.recall import service as recalls
-    from engine.recall.schemas import RecallRequestSchema
+    from engine.recall.schemas import RecallRequestSchema, request_hash
 
     try:
         data = RecallRequestSchema().load(body)
@@ -234,7 +235,7 @@ def start_from_message(body: dict[str, Any], username: str) -> dict[str, Any]:
         recall, created = recalls.start(
             user, product=product, lots=data["lots"], serials=data["serials"],
             level=data["level"], reason=data["reason"], source=data["source"],
-            idempotency_key=data["idempotency_key"])
+            idempotency_key=data["idempotency_key"], request_hash=request_hash(data))
         db.session.commit()
     except BaseException:
         db.session.rollback()

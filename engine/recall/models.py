@@ -43,6 +43,9 @@ class Recall(db.Model):  # type: ignore[name-defined]
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="open")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    #: SHA-256 (hex) of the request that came with the idempotency key (its canonical JSON):
+    #: the same key with another request is refused, not answered with this recall.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     started_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     held_units: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -34,3 +36,11 @@ class RecallRequestSchema(Schema):
             recalls.normalise_level(data.get("level", ""))
         except InvalidInput as error:
             raise ValidationError(error.fields["level"], "level") from None
+
+
+def request_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of a loaded recall request as canonical JSON (sorted keys, the idempotency key
+    left out): what an idempotency key is bound to, so the key cannot start another recall."""
+    body = {name: value for name, value in data.items() if name != "idempotency_key"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

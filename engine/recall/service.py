@@ -231,18 +231,93 @@ def find_by_key(key: str) -> Recall | None:
     return db.session.scalar(select(Recall).where(Recall.idempotency_key == key))
 
 
+#: The reason given, under the key's name, when an idempotency key comes back with another request.
+KEY_REUSED = "was used before with a different request body"
+
+
+class KeyReused(InvalidInput):
+    """An idempotency key came back with a different request: answering with the first recall
+    would tell the caller its new request was done when it was not."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"This idempotency key {KEY_REUSED}. Send the first request unchanged to read its "
+            "recall again, or use a new key for a new recall.",
+            fields={"idempotency_key": KEY_REUSED})
+
+
+def _replay(existing: Recall, request_hash: str | None) -> tuple[Recall, bool]:
+    # Recalls started before request hashes were kept have none: they replay as they did.
+    if request_hash and existing.request_hash and existing.request_hash != request_hash:
+        raise KeyReused()
+    return existing, False
+
+
+class AlreadyRecalled(Conflict):
+    """A lot or serial named is under a recall that is still open."""
+
+    code = "already_recalled"
+
+
+def _lock_lots(affected: Sequence[Affected]) -> None:
+    """Lock the affected lots' rows (in id order) until commit, so two recalls of one lot
+    started at once are checked one after the other (PostgreSQL; SQLite writes one at a time).
+    FOR NO KEY UPDATE: postings that reference the lots are not blocked."""
+    lot_ids = sorted({a.lot.id for a in affected})
+    db.session.execute(select(Lot.id).where(Lot.id.in_(lot_ids)).order_by(Lot.id)
+                       .with_for_update(key_share=True)).all()
+
+
+def _refuse_second_recall(product: Product, affected: Sequence[Affected]) -> None:
+    """One open recall per lot or serial: a second one would hold nothing more, tell the same
+    customers again under another number and leave two recalls to follow and close. A lot is
+    taken when an open recall names it; a serial when an open recall names it or its lot."""
+    by_lot: dict[str, str] = {}
+    by_serial: dict[str, str] = {}
+    for number, lots, serials in db.session.execute(
+            select(Recall.number, Recall.lots, Recall.serials)
+            .where(Recall.product_id == product.id, Recall.status == "open")
+            .order_by(Recall.id)):
+        for lot_no in json.loads(lots):
+            by_lot.setdefault(lot_no, number)
+        for serial in json.loads(serials):
+            by_serial.setdefault(serial, number)
+    taken: dict[str, list[str]] = {}
+    for item in affected:
+        if item.serial:
+            holder = by_serial.get(item.serial) or by_lot.get(item.lot.lot_no)
+            if holder:
+                taken.setdefault("serials", []).append(
+                    f"serial {item.serial} of lot {item.lot.lot_no} (recall {holder})")
+        elif holder := by_lot.get(item.lot.lot_no):
+            taken.setdefault("lots", []).append(f"lot {item.lot.lot_no} (recall {holder})")
+    if taken:
+        units = [unit for field in ("lots", "serials") for unit in taken.get(field, [])]
+        raise AlreadyRecalled(
+            f"Already under an open recall: {', '.join(units)}. Follow that recall (its "
+            "customers are being told and its stock is held) or close it first; to recall "
+            "other lots or serials now, leave these out.",
+            fields={field: "Under open recall: " + ", ".join(found)
+                    for field, found in taken.items()})
+
+
 def start(actor: User, *, product: Product, lots: Sequence[str] = (),
           serials: Sequence[str] = (), level: str, reason: str, source: str,
-          idempotency_key: str | None = None) -> tuple[Recall, bool]:
+          idempotency_key: str | None = None,
+          request_hash: str | None = None) -> tuple[Recall, bool]:
     """Open a recall: hold every affected unit, list every consignee with its deadline.
 
-    Returns the recall and whether it was created now (False: the idempotency key was seen)."""
+    Returns the recall and whether it was created now (False: the idempotency key was seen
+    with the same request; with another `request_hash` the key is refused, `KeyReused`).
+    A lot or serial already under an open recall is refused (`AlreadyRecalled`)."""
     identity.require(actor, "recalls.start")
     key = (idempotency_key or "").strip() or None
     if key is not None:
         existing = find_by_key(key)
         if existing is not None:
-            return existing, False
+            return _replay(existing, request_hash)
     level = normalise_level(level)
     problems = {name: "Required." for name, value in (("reason", reason), ("source", source))
                 if not (value or "").strip()}
@@ -250,12 +325,19 @@ def start(actor: User, *, product: Product, lots: Sequence[str] = (),
         raise InvalidInput("Say why the product is recalled and who asked for it.",
                            fields=problems)
     affected = _resolve(product, lots, serials)
+    _lock_lots(affected)
+    if key is not None:  # a request with this key may have committed while we waited
+        existing = find_by_key(key)
+        if existing is not None:
+            return _replay(existing, request_hash)
+    _refuse_second_recall(product, affected)
     now = utcnow()
     recall = Recall(number=f"RC-PENDING-{now.timestamp()}", product_id=product.id,
                     lots=json.dumps(sorted({a.lot.lot_no for a in affected if not a.serial})),
                     serials=json.dumps(sorted({a.serial for a in affected if a.serial})),
                     level=level, reason=reason.strip(), source=source.strip(), status="open",
-                    idempotency_key=key, started_by=actor.id, started_at=now)
+                    idempotency_key=key, request_hash=request_hash if key else None,
+                    started_by=actor.id, started_at=now)
     db.session.add(recall)
     try:
         with db.session.begin_nested():
@@ -266,7 +348,7 @@ def start(actor: User, *, product: Product, lots: Sequence[str] = (),
         existing = find_by_key(key) if key else None
         if existing is None:
             raise
-        return existing, False
+        return _replay(existing, request_hash)
     recall.number = f"RC-{now:%Y}-{recall.id:05d}"
 
     sites = _sites_of(affected)

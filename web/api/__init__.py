@@ -6,11 +6,14 @@ Each feature adds its endpoints to `bp` and its schemas to the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
@@ -20,14 +23,60 @@ from web.extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-#: (path, method, summary, request schema or None, response schema, permission)
-ENDPOINTS: list[tuple[str, str, str, type[Schema] | None, type[Schema], str | None]] = []
+#: The challenge a 401 carries (RFC 6750): the API takes bearer tokens.
+CHALLENGE = 'Bearer realm="GxPFlow API"'
+
+
+@bp.after_app_request
+def _challenge(response: Response) -> Response:
+    """Every 401 under /api/ names the scheme to authenticate with (also when no route matched,
+    hence app-wide)."""
+    if response.status_code == 401 and request.path.startswith("/api/") \
+            and "WWW-Authenticate" not in response.headers:
+        sent = bool(request.headers.get("Authorization"))
+        response.headers["WWW-Authenticate"] = (
+            CHALLENGE + (', error="invalid_token"' if sent else ""))
+    return response
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the OpenAPI document says of one endpoint."""
+
+    path: str
+    method: str
+    summary: str
+    response: type[Schema]
+    request: type[Schema] | None = None
+    permission: str | None = None
+    #: status -> description, for the answers that carry `response`.
+    success: Mapping[int, str] = field(default_factory=lambda: {200: "OK"})
+    #: Error answers besides 401 (always), 403 (with a permission) and 422 (with a body),
+    #: or other descriptions for those.
+    errors: Mapping[int, str] = field(default_factory=dict)
+    #: status -> response header -> description.
+    response_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    #: Request headers (OpenAPI parameter objects, `in: header`).
+    headers: tuple[Mapping[str, Any], ...] = ()
+
+
+ENDPOINTS: list[Endpoint] = []
+
+#: The default description of each error status.
+ERRORS: Final[Mapping[int, str]] = {
+    401: "No valid token; the answer carries `WWW-Authenticate: Bearer`",
+    403: "The token's user lacks the permission",
+    404: "Not found",
+    409: "In conflict with the current state",
+    422: "Invalid body: `fields` names each bad field",
+}
 
 
 def document(path: str, method: str, summary: str, response: type[Schema],
-             request: type[Schema] | None = None, permission: str | None = None) -> None:
-    """Describe an endpoint in the OpenAPI document."""
-    ENDPOINTS.append((path, method, summary, request, response, permission))
+             request: type[Schema] | None = None, permission: str | None = None,
+             **more: Any) -> None:
+    """Describe an endpoint in the OpenAPI document (`more`: the other `Endpoint` fields)."""
+    ENDPOINTS.append(Endpoint(path, method, summary, response, request, permission, **more))
 
 
 class ErrorSchema(Schema):
@@ -55,6 +104,42 @@ def me() -> Response:
 document("/me", "get", "The API client the token belongs to", MeSchema)
 
 
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, description in sorted(endpoint.success.items()):
+        answer: dict[str, Any] = {"description": description, "content": {
+            "application/json": {"schema": endpoint.response}}}
+        if status in endpoint.response_headers:
+            answer["headers"] = {name: {"description": text, "schema": {"type": "string"}}
+                                 for name, text in endpoint.response_headers[status].items()}
+        responses[str(status)] = answer
+    errors = {401: ERRORS[401]}
+    if endpoint.permission:
+        errors[403] = ERRORS[403]
+    if endpoint.request is not None:
+        errors[422] = ERRORS[422]
+    errors |= {status: text or ERRORS.get(status, "") for status, text in endpoint.errors.items()}
+    for status, description in sorted(errors.items()):
+        responses[str(status)] = {"description": description, "content": {
+            "application/json": {"schema": "Error"}}}
+    responses["401"]["headers"] = {"WWW-Authenticate": {
+        "description": CHALLENGE, "schema": {"type": "string"}}}
+    parameters: list[Any] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", endpoint.path)]
+    parameters += [dict(header, **{"in": "header"}) for header in endpoint.headers]
+    operation: dict[str, Any] = {"summary": endpoint.summary, "security": [{"bearer": []}],
+                                 "responses": responses}
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.permission:
+        operation["description"] = f"Needs the permission `{endpoint.permission}`."
+    if endpoint.request is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": endpoint.request}}}
+    return operation
+
+
 def openapi_spec(app: Flask) -> dict[str, Any]:
     description = (
         "Authenticate with 'Authorization: Bearer <token>'. "
@@ -64,25 +149,11 @@ def openapi_spec(app: Flask) -> dict[str, Any]:
                    plugins=[MarshmallowPlugin()], info={"description": description})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
-    for path, method, summary, request_schema, response_schema, permission in ENDPOINTS:
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "security": [{"bearer": []}],
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {
-                    "schema": response_schema}}},
-                "401": {"description": "No valid token", "content": {"application/json": {
-                    "schema": "Error"}}},
-                "422": {"description": "Invalid body: `fields` names each bad field",
-                        "content": {"application/json": {"schema": "Error"}}},
-            },
-        }
-        if permission:
-            operation["description"] = f"Needs the permission `{permission}`."
-        if request_schema is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": request_schema}}}
-        spec.path(path="/api/v1" + path, operations={method: operation})
+    operations: dict[str, dict[str, Any]] = {}
+    for endpoint in ENDPOINTS:
+        operations.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
+    for path, by_method in operations.items():
+        spec.path(path="/api/v1" + path, operations=by_method)
     return spec.to_dict()
 
 

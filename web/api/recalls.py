@@ -1,8 +1,10 @@
 """POST /api/v1/recalls and reading recalls back: how a manufacturer's portal or an ERP starts a
-recall. An Idempotency-Key makes a retried call start one recall, never two."""
+recall. An Idempotency-Key makes a retried call start one recall, never two; the same key with
+another body is refused (422), as is a lot or serial already under an open recall (409)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -16,7 +18,7 @@ from engine.identity import service as identity
 from engine.masterdata import service as masterdata
 from engine.recall import service as recalls
 from engine.recall.models import Recall
-from engine.recall.schemas import RecallRequestSchema
+from engine.recall.schemas import RecallRequestSchema, request_hash
 from web import security
 from web.api import bp, document
 
@@ -51,27 +53,62 @@ def _dump(recall: Recall) -> dict[str, Any]:
     return data
 
 
+HEADER = "Idempotency-Key"
+#: A key is 1 to 200 printable ASCII characters (200: the width of the stored key).
+_KEY = re.compile(r"[\x20-\x7e]{1,200}")
+_KEY_RULE = "1 to 200 printable ASCII characters (a UUID is a good key)"
+
+
+def _header_key() -> str | None:
+    header = request.headers.get(HEADER)
+    if header is not None and not (_KEY.fullmatch(header) and header.strip()):
+        raise InvalidInput(f"The {HEADER} header must be {_KEY_RULE}.",
+                           fields={HEADER: f"Must be {_KEY_RULE}."})
+    return None if header is None else header.strip()
+
+
+def _idempotency_key(header: str | None, data: dict[str, Any]) -> tuple[str, str]:
+    """The request's idempotency key and the name it came under (the header or the body
+    field), to name it in a refusal."""
+    in_body = data.get("idempotency_key")
+    if in_body is not None and not (_KEY.fullmatch(in_body) and in_body.strip()):
+        raise InvalidInput(f"The idempotency_key must be {_KEY_RULE}.",
+                           fields={"idempotency_key": f"Must be {_KEY_RULE}."})
+    if header is None:
+        if not in_body:
+            raise InvalidInput(
+                "An idempotency key is required so a retried call starts one recall.",
+                fields={HEADER: "Send the header (or idempotency_key)."})
+        return in_body.strip(), "idempotency_key"
+    if in_body is not None and in_body.strip() != header:
+        raise InvalidInput(f"The {HEADER} header and the body's idempotency_key differ: "
+                           "send one key.", fields={HEADER: "Differs from idempotency_key."})
+    return header, HEADER
+
+
 @bp.post("/recalls")
 def start_recall() -> tuple[Response, int]:
     """Start a recall: every affected unit is held at once, every customer notified."""
+    header = _header_key()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("Send a JSON object.", fields={"_": "The body is not a JSON object."})
     data = RecallRequestSchema().load(body)
-    key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
-    if not key:
-        raise InvalidInput("An idempotency key is required so a retried call starts one recall.",
-                           fields={"Idempotency-Key": "Send the header (or idempotency_key)."})
+    key, key_field = _idempotency_key(header, data)
     user = security.user()
     identity.require(user, "recalls.start")
     product = masterdata.find_product(data["product"])
     if product is None:
         raise InvalidInput(f"No product with code or GTIN {data['product']!r}.",
                            fields={"product": "Unknown product."})
-    recall, created = recalls.start(
-        user, product=product, lots=data["lots"], serials=data["serials"],
-        level=data["level"], reason=data["reason"], source=data["source"],
-        idempotency_key=key)
+    try:
+        recall, created = recalls.start(
+            user, product=product, lots=data["lots"], serials=data["serials"],
+            level=data["level"], reason=data["reason"], source=data["source"],
+            idempotency_key=key, request_hash=request_hash(data))
+    except recalls.KeyReused as error:  # name the key as this caller sent it
+        raise InvalidInput(error.message, code=error.code,
+                           fields={key_field: recalls.KEY_REUSED}) from None
     answer = _dump(recall)  # before the commit: once it lands, the workers start sending
     db.session.commit()
     response = jsonify(answer)
@@ -91,6 +128,23 @@ def get_recall(number: str) -> Response:
 
 
 document("/recalls", "post", "Start a recall (Idempotency-Key header required)", RecallSchema,
-         request=RecallRequestSchema, permission="recalls.start")
+         request=RecallRequestSchema, permission="recalls.start",
+         success={201: "The recall started: its stock is held and its customers are listed",
+                  200: "The same Idempotency-Key with the same body came before: the recall "
+                       "it started (header `Idempotent-Replayed: true`)"},
+         response_headers={201: {"Location": "The recall's URL"},
+                           200: {"Location": "The recall's URL",
+                                 "Idempotent-Replayed": "`true`"}},
+         errors={409: "A lot or serial named is already under an open recall (code "
+                      "`already_recalled`): `message` and `fields` name it and the recall",
+                 422: "Invalid body or idempotency key: `fields` names each bad field. The "
+                      "header `Idempotency-Key` is missing or not 1-200 printable ASCII "
+                      "characters, or (code `idempotency_key_reused`) "
+                      f"{recalls.KEY_REUSED}"},
+         headers=({"name": HEADER, "required": False,
+                   "description": "Required unless the body carries idempotency_key: the same "
+                                  "key with the same body starts one recall",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                              "pattern": "^[\\x20-\\x7E]+$"}},))
 document("/recalls/{number}", "get", "A recall's state: held units, customers notified",
-         RecallSchema, permission="recalls.view")
+         RecallSchema, permission="recalls.view", errors={404: "No recall with this number"})

@@ -45,3 +45,41 @@ def test_a_session_cookie_does_not_open_the_api(client: FlaskClient, make_user: 
     make_user("staff", "auditor")
     login(client, "staff")
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_401_names_the_bearer_scheme(app: Flask, client: FlaskClient, make_user: Any) -> None:
+    make_token(app, make_user)
+    for path in ("/api/v1/me", "/api/v1/recalls/RC-2026-00001", "/api/v1/nowhere"):
+        anonymous = client.get(path)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="GxPFlow API"'
+    wrong = client.post("/api/v1/recalls", json={},
+                        headers={"Authorization": "Bearer gxp_wrong"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == (
+        'Bearer realm="GxPFlow API", error="invalid_token"')
+    assert wrong.get_json()["error"]["code"] == "unauthenticated"
+
+
+def test_openapi_document_names_the_answers_the_recall_api_gives(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    token = make_token(app, make_user)
+    paths = client.get("/api/v1/openapi.json",
+                       headers={"Authorization": f"Bearer {token}"}).get_json()["paths"]
+    start = paths["/api/v1/recalls"]["post"]
+    assert set(start["responses"]) == {"200", "201", "401", "403", "409", "422"}
+    assert "Idempotent-Replayed" in start["responses"]["200"]["headers"]
+    assert "Location" in start["responses"]["201"]["headers"]
+    assert "WWW-Authenticate" in start["responses"]["401"]["headers"]
+    assert "was used before with a different request body" in (
+        start["responses"]["422"]["description"])
+    header = next(p for p in start["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["in"] == "header" and header["schema"]["maxLength"] == 200
+    read = paths["/api/v1/recalls/{number}"]["get"]
+    assert set(read["responses"]) == {"200", "401", "403", "404"}
+    assert read["parameters"] == [{"name": "number", "in": "path", "required": True,
+                                   "schema": {"type": "string"}}]
+    assert set(paths["/api/v1/me"]["get"]["responses"]) == {"200", "401"}
+    assert set(paths["/api/v1/processes/{key}/instances"]["post"]["responses"]) == {
+        "201", "401", "403", "404", "422"}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import audit
 from engine.db import db, utcnow
@@ -243,3 +243,28 @@ def test_a_message_on_the_task_queue_starts_one_recall(world: World) -> None:
     db.session.rollback()
     recall = db.session.scalar(select(Recall))
     assert recall is not None and recall.level == "II"
+
+
+def test_a_message_reusing_a_key_with_another_body_is_refused(world: World) -> None:
+    _shipped_world(world)
+    body = {"product": "THERMO", "lots": ["L1"], "level": "class II", "reason": "Cracked case",
+            "source": "Manufacturer notice MN-8", "idempotency_key": "bus-000000043"}
+    first = jobs.start_from_message.delay(body, "qm").get(timeout=60)
+    with pytest.raises(recalls.KeyReused) as refused:
+        jobs.start_from_message.delay(dict(body, lots=["L1", "L2"]), "qm").get(timeout=60)
+    assert refused.value.fields == {"idempotency_key": recalls.KEY_REUSED}
+    db.session.rollback()
+    assert [r.number for r in db.session.scalars(select(Recall))] == [first["number"]]
+
+
+def test_a_second_recall_of_a_lot_under_an_open_recall_is_refused(world: World) -> None:
+    _shipped_world(world)
+    first, _ = recalls.start(world.qm, product=world.thermometer, lots=["L1"], level="II",
+                             reason="Cracked case", source="Manufacturer notice MN-8")
+    db.session.commit()
+    with pytest.raises(Conflict) as refused:
+        recalls.start(world.qm, product=world.thermometer, lots=["L1"], level="I",
+                      reason="Cracked case, upgraded", source="Manufacturer notice MN-8b")
+    assert refused.value.status == 409 and first.number in refused.value.message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Recall)) == 1
