@@ -16,7 +16,9 @@ Field keys: `name` (lower-case identifier), `type` (one of FIELD_TYPES), `requir
 and `help` (text or {"en", "zh"}), `options` (enum; optional for list: allowed items; each a
 value or {"value", "label"}), `min`/`max` (int, decimal, date, datetime: inclusive bounds;
 list: number of items), `max_length` (str, text, gs1, list items) and `pattern` (a regular
-expression the whole value or each list item must match).
+expression the whole value or each list item must match), `blank` (true: the task page
+never fills the field from the process data, so an independent check, such as the outbound
+check's own UDI scans, is entered by its performer and not confirmed from an earlier step's).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ DEFAULT_MAX_FILES: Final = 10
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
-_COMMON_KEYS: Final = frozenset({"name", "type", "required", "label", "help"})
+_COMMON_KEYS: Final = frozenset({"name", "type", "required", "label", "help", "blank"})
 _ALLOWED_KEYS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "str": _COMMON_KEYS | {"max_length", "pattern"},
     "text": _COMMON_KEYS | {"max_length", "pattern"},
@@ -155,6 +157,7 @@ class FieldSpec:
     max: Any = None
     max_length: int | None = None
     pattern: str | None = None
+    blank: bool = False
 
     @property
     def option_values(self) -> tuple[str, ...]:
@@ -262,9 +265,11 @@ def _parse_field(position: int, raw: Any) -> FieldSpec:
     unknown = set(raw) - _ALLOWED_KEYS[kind]
     if unknown:
         raise FormSpecInvalid(f"{where}: {', '.join(sorted(unknown))} not allowed for {kind}.")
-    required = raw.get("required", False)
+    required, blank = raw.get("required", False), raw.get("blank", False)
     if not isinstance(required, bool):
         raise FormSpecInvalid(f"{where}: required must be true or false.")
+    if not isinstance(blank, bool):
+        raise FormSpecInvalid(f"{where}: blank must be true or false.")
     options = _parse_options(where, raw.get("options"), kind)
     bounds = [_parse_bound(where, key, raw.get(key), kind) for key in ("min", "max")]
     if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
@@ -279,7 +284,7 @@ def _parse_field(position: int, raw: Any) -> FieldSpec:
         label=_parse_text(where, "label", raw.get("label")),
         help=_parse_text(where, "help", raw.get("help")),
         options=options, min=bounds[0], max=bounds[1], max_length=max_length,
-        pattern=_parse_pattern(where, raw.get("pattern")),
+        pattern=_parse_pattern(where, raw.get("pattern")), blank=blank,
     )
 
 

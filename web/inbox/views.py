@@ -213,8 +213,8 @@ def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for field in spec.fields:
         value = data.get(field.name)
-        if value is None or field.type == "file":  # a browser cannot refill a file chooser
-            continue
+        if value is None or field.type == "file" or field.blank:  # a browser cannot refill a
+            continue  # file chooser; a blank field is entered anew by this task's performer
         if field.type == "list" and not field.options and isinstance(value, list):
             value = "\n".join(str(item) for item in value)
         shown[field.name] = value if isinstance(value, list | bool) else str(value)

@@ -88,8 +88,12 @@ def test_outbound_end_to_end(world: World) -> None:
     assert stock(world.app, "THERMO", site)[("SHP-01", "picked", "T-EARLY")] == 40
     assert stock(world.app, "THERMO", site)[("SHP-01", "picked", "T-LATE")] == 5
 
-    step(world, "insp1", instance, "outbound.check",
-         {**CHECK_OK, "udi_scans": label(THERMO, "T-EARLY", expiry_of("T-EARLY"))})
+    check = open_task(world, "insp1", instance, "outbound.check")
+    page = text(world.client("insp1").get(f"/inbox/tasks/{check}"))
+    assert label(THERMO, "T-LATE", expiry_of("T-LATE")) not in page.split('name="udi_scans"')[1] \
+        .split("</textarea>")[0], "the checker scans again: the picker's scans are not filled in"
+    complete(world, "insp1", check,
+             {**CHECK_OK, "udi_scans": label(THERMO, "T-EARLY", expiry_of("T-EARLY"))})
     # Every pack demands a second person for a passed check: the checker cannot review it.
     review = open_task(world, "insp1", instance, "review.dual")
     refused = complete(world, "insp1", review, {"review_decision": "confirmed"}, expect=422)

@@ -272,3 +272,10 @@ def test_any_posted_data_validates_or_is_refused_cleanly(post: dict[str, Any]) -
         assert err.errors and all(set(text) == {"en", "zh"} for text in err.errors.values())
         return
     assert set(values) == set(form.names)
+
+
+def test_a_blank_field_is_declared_with_true_or_false_only() -> None:
+    spec = parse_form('{"fields": [{"name": "scans", "type": "list", "blank": true}]}')
+    assert spec.fields[0].blank is True
+    with pytest.raises(FormSpecInvalid, match="blank must be true or false"):
+        parse_form('{"fields": [{"name": "scans", "type": "list", "blank": "yes"}]}')
