@@ -21,6 +21,10 @@ from engine.workflow.runtime import GateOutcome, StepContext
 Handler = Callable[[StepContext, GateOutcome], dict[str, Any]]
 FactsHandler = Callable[[StepContext], dict[str, Any]]
 TerminatedHandler = Callable[[ProcessInstance, User, str], None]
+#: What a task's performer works from (a pick list, the goods to check): rows of
+#: {column: value}, given the instance and the task's data.
+WorklistHandler = Callable[[ProcessInstance, dict[str, Any]], "Worklist"]
+WORKLISTS: dict[str, WorklistHandler] = {}
 HANDLERS: dict[str, Handler] = {}
 FACTS: dict[str, FactsHandler] = {}
 TERMINATED: dict[str, TerminatedHandler] = {}
@@ -53,6 +57,32 @@ def terminated(process_key: str) -> Callable[[TerminatedHandler], TerminatedHand
     """Register what ending an instance of a process undoes (one handler per process)."""
     return _register(TERMINATED, process_key,
                      f"Process {process_key} already has a termination handler")
+
+
+class Worklist:
+    """A titled table on a task's page: the lines the performer works through."""
+
+    def __init__(self, title: dict[str, str], columns: list[tuple[str, dict[str, str]]],
+                 rows: list[dict[str, Any]], note: dict[str, str] | None = None) -> None:
+        self.title, self.columns, self.rows, self.note = title, columns, rows, note or {}
+
+
+def worklist(step: str) -> Callable[[WorklistHandler], WorklistHandler]:
+    """Register the table a step's task page shows above its form (one per step)."""
+    return _register(WORKLISTS, step, f"Step {step} already has a worklist")
+
+
+def worklist_for(step: str, instance: ProcessInstance, data: dict[str, Any]) -> Worklist | None:
+    """The step's worklist for its task page, or None (no handler, or it cannot be made now:
+    the page still shows, the step's own checks speak at completion)."""
+    _load_modules()
+    handler = WORKLISTS.get(step)
+    if handler is None:
+        return None
+    try:
+        return handler(instance, data)
+    except (InvalidInput, KeyError, TypeError, ValueError):
+        return None
 
 
 def needs_site(*process_keys: str) -> None:

@@ -24,7 +24,7 @@ from engine.identity.models import User
 from engine.ledger import service as ledger
 from engine.masterdata import service as md
 from engine.masterdata.models import Party, Product, Site
-from engine.processes import effect, facts, needs_site, terminated
+from engine.processes import Worklist, effect, facts, needs_site, terminated, worklist
 from engine.processes import stockfacts as sf
 from engine.rules.workflow_gate import OUTCOME_KEY
 from engine.workflow import serialization
@@ -192,6 +192,39 @@ def pick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
                        "expiry": line.lot.expiry_date.isoformat() if line.lot.expiry_date
                        else None, "movement_id": movement.id, "status": "picked"})
     return {"picked": picked, "shipping_location": to.code, "pick_scans": f["_scans"]}
+
+
+_LINE_COLUMNS = [("lot_no", {"en": "Lot", "zh": "批号"}),
+                 ("serial", {"en": "Serial", "zh": "序列号"}),
+                 ("expiry", {"en": "Expiry", "zh": "有效期至"}),
+                 ("quantity", {"en": "Quantity", "zh": "数量"})]
+
+
+@worklist("outbound.pick")
+def pick_list(instance: ProcessInstance, data: dict[str, Any]) -> Worklist:
+    """What to take from where, FEFO, as the pick will post it now."""
+    site = md.get_site(str(instance.site_code))
+    order = data["order"]
+    product = sf.product_of(order["product"])
+    plan = sf.plan(product, int(order["quantity"]), site)
+    rows = [{**line, "product": product.code} for line in plan.to_data()]
+    note = ({} if not plan.short else {
+        "en": f"Only {plan.available} of {order['quantity']} can be picked now.",
+        "zh": f"目前只能拣货 {plan.available} / {order['quantity']}。"})
+    return Worklist({"en": "Pick list (FEFO)", "zh": "拣货单（近效期先出）"},
+                    [("location", {"en": "Take from", "zh": "货位"}), *_LINE_COLUMNS], rows,
+                    note)
+
+
+@worklist("outbound.check")
+def goods_to_check(instance: ProcessInstance, data: dict[str, Any]) -> Worklist:
+    """What was picked for the order and waits in the dispatch area: the checker compares the
+    goods with it (and scans them again)."""
+    where = str(data.get("shipping_location") or "")
+    rows = [{**line, "location": where} for line in data.get("picked") or []]
+    return Worklist({"en": "Goods picked for this order", "zh": "本订单已拣货品"},
+                    [("location", {"en": "Waiting at", "zh": "所在货位"}), *_LINE_COLUMNS],
+                    rows)
 
 
 # -- outbound.check (出库复核) ------------------------------------------------------------------

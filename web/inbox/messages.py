@@ -35,6 +35,7 @@ add_messages({
     "Status": "状态",
     "Completed": "完成时间",
     "Four-eyes": "双人复核",
+    "Nothing to list.": "没有可列出的内容。",
     "Someone other than the performer of “{title}” must do this.":
         "须由“{title}”执行人以外的人员完成。",
     "Someone other than {name}, who performed “{title}”, must do this.":

@@ -16,6 +16,7 @@ from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, Pe
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.identity.roles import role_label
+from engine.processes import worklist_for
 from engine.workflow import inbox
 from engine.workflow.definitions import UserTaskMeta
 from engine.workflow.forms import FieldSpec, FormInvalid, FormSpec
@@ -312,6 +313,7 @@ def task(task_id: int) -> tuple[str, int] | Response:
     roles = identity.effective_roles(user)
     may_act = _open_for(row, instance, roles, user) and meta is not None
     mine_to_review = four_eyes is not None and four_eyes.performer == user.id
+    work = worklist_for(row.step, instance, data) if meta is not None else None
     may_act = may_act and not mine_to_review
     state.setdefault("values", _shown(meta.form if meta else None, data))
     state.setdefault("meaning", meta.signature_meaning if meta else None)
@@ -325,7 +327,7 @@ def task(task_id: int) -> tuple[str, int] | Response:
                                   four_eyes and four_eyes.performer) if i}),
         not_actionable=None if may_act or mine_to_review
         else _reason_not_actionable(row, instance, roles, user),
-        four_eyes=four_eyes, mine_to_review=mine_to_review,
+        four_eyes=four_eyes, mine_to_review=mine_to_review, worklist=work,
         **state,
     ), status
 

@@ -71,6 +71,9 @@ def to_check(world: World, quantity: int = 45, lots: tuple[str, ...] = ("T-EARLY
              ) -> int:
     instance = start(world, "oper", "outbound", "SO-2026-001")
     step(world, "oper", instance, "outbound.order", order(quantity))
+    task = open_task(world, "oper", instance, "outbound.pick")
+    pick_list = text(world.client("oper").get(f"/inbox/tasks/{task}")).split("gx-worklist")[1]
+    assert "Pick list (FEFO)" in pick_list and "A-01" in pick_list
     step(world, "oper", instance, "outbound.pick", pick(*lots))
     return instance
 
@@ -90,6 +93,10 @@ def test_outbound_end_to_end(world: World) -> None:
 
     check = open_task(world, "insp1", instance, "outbound.check")
     page = text(world.client("insp1").get(f"/inbox/tasks/{check}"))
+    goods = page.split("gx-worklist", 1)[1].split("</table>", 1)[0]
+    assert "Goods picked for this order" in goods
+    assert [row.count("SHP-01") for row in goods.split("<tr>")[2:]] == [1, 1]
+    assert "T-EARLY" in goods and "T-LATE" in goods and "T-RECALL" not in goods
     assert label(THERMO, "T-LATE", expiry_of("T-LATE")) not in page.split('name="udi_scans"')[1] \
         .split("</textarea>")[0], "the checker scans again: the picker's scans are not filled in"
     complete(world, "insp1", check,
