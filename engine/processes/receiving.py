@@ -33,6 +33,7 @@ from sqlalchemy.orm import defaultload
 
 from engine.db import db
 from engine.errors import GxpError, InvalidInput
+from engine.identity import roles
 from engine.identity import service as identity
 from engine.ledger import service as ledger
 from engine.ledger.models import (
@@ -746,6 +747,30 @@ _QUARANTINED = (
              .defaultload(Product.manufacturer).lazyload(Party.licences)))
 
 
+def _tell_qa(context: StepContext, moved: list[dict[str, Any]], held: int,
+             stock: list[dict[str, Any]]) -> None:
+    """Stock this receiving leaves for a quality decision (rejected to nonconforming, or held
+    in quarantine) is the quality managers' to decide through a release: tell them, with what
+    and where, so it does not wait unseen."""
+    lines = [f"- {m['quantity']} × lot {m['lot']}{' ' + m['serial'] if m['serial'] else ''}: "
+             f"nonconforming at {m['to']}" for m in moved if m["status"] == "nonconforming"]
+    if held:
+        where = sorted({f"{row['lot'].lot_no} at {row['location'].code}" for row in stock
+                        if row["quantity"]})
+        lines.append(f"- {held} accepted units held in quarantine ({', '.join(where)})")
+    if not lines:
+        return
+    instance = context.instance
+    identity.notify_role(
+        roles.QUALITY_MANAGER,
+        f"Receiving #{instance.id} ({instance.subject}): stock awaits your decision"[:200],
+        "\n".join([f"Receiving #{instance.id} at {instance.site_code} left stock for a quality "
+                    "decision:", *lines,
+                    "Decide through a release (Processes › release): release, return to the "
+                    "supplier or scrap.",
+                    "收货后有待质量管理部门处理的货品，请通过质量放行流程处理。"]))
+
+
 @effect(PUTAWAY)
 def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     if not ours(context):
@@ -809,6 +834,7 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
                      f"Passed acceptance inspection; held: lot under recall {recall}")
                 recalled[recall] = recalled.get(recall, 0) + qty
             accepted_left -= qty
+    _tell_qa(context, moved, accepted_left if held else 0, stock)
     return {"putaway": {"moved": moved, "held_in_quarantine": accepted_left if held else 0,
                         "held_for_recall": recalled,
                         "accepted_location": putaway.accepted_to.code

@@ -359,6 +359,11 @@ def test_eu_receipt_end_to_end_with_partial_rejection(world: World) -> None:
                                            ("NC-01", "nonconforming", "T26C"): 3}
     assert instance_status(app, instance) == "completed"
     assert signatures(app, instance) == [("Insp1", "performed"), ("Insp2", "reviewed")]
+    with app.app_context():  # the rejected goods are the quality manager's to decide
+        [notice] = db.session.scalars(select(Notification).where(
+            Notification.user_id == world.ids["qm"])).all()
+        assert f"Receiving #{instance}" in notice.subject
+        assert "3 × lot T26C: nonconforming at NC-01" in notice.body
     audit_ok(app)
 
 
@@ -535,6 +540,10 @@ def test_transport_excursion_keeps_accepted_goods_in_quarantine(world: World) ->
     assert stock(app, "GEL", "RTM") == {("Q-COLD", "quarantine", "E1"): 1,
                                         ("Q-COLD", "quarantine", "E2"): 1}
     assert workflow_data(app, instance)["putaway"]["held_in_quarantine"] == 2
+    with app.app_context():
+        bodies = db.session.scalars(select(Notification.body).where(
+            Notification.user_id == world.ids["qm"])).all()
+    assert any("2 accepted units held in quarantine (HA26E at Q-COLD)" in b for b in bodies)
     audit_ok(app)
 
 
