@@ -76,6 +76,7 @@ DEMO_LOCATIONS: tuple[tuple[str, str, str, tuple[int, int] | None], ...] = (
     ("A-01", "available", "Accepted stock 合格品区", (10, 30)),
     ("A-COLD", "available", "Cold room 冷库", (2, 8)),
     ("NC-01", "nonconforming", "Nonconforming 不合格品区", None),
+    ("NC-COLD", "nonconforming", "Cold nonconforming 冷藏不合格品区", (2, 8)),
     ("RET-01", "returns", "Returns 退货区", None),
     ("SHP-01", "shipping", "Dispatch 发货区", None),
 )
@@ -192,7 +193,7 @@ def seed_stock() -> list[str]:
                         reason="Inspection passed")
     ledger.transfer(inspector, "status_change", gel_lot, 1, serial=serials[5],
                     source=place(loc("SH", "Q-COLD"), "quarantine"),
-                    target=place(loc("SH", "NC-01"), "nonconforming"),
+                    target=place(loc("SH", "NC-COLD"), "nonconforming"),
                     reason="Inspection failed: syringe seal damaged")
     for serial in serials[:2]:
         ledger.ship(operator, gel_lot, 1, serial=serial,

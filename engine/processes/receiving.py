@@ -704,6 +704,13 @@ def _read_putaway(context: StepContext) -> Putaway:
                 raise _refuse("rejected_location", f"Site {site.code} has no location "
                                                    f"{code!r}.", f"{site.code} 没有货位 {code}。"
                               ) from None
+            if not _fits(rejected_to, product):  # rejected goods still keep their conditions
+                raise _refuse("rejected_location",
+                              f"{rejected_to.label} does not keep {product.code}'s storage "
+                              "temperature range: rejected goods are stored as the product "
+                              "needs until QA decides.",
+                              f"{rejected_to.label} 的温度不符合该产品的储存要求：不合格品在处理前"
+                              "仍须按产品要求储存。")
         else:
             rejected_to = _chosen(site, None, "rejected_location", ("nonconforming",), product)
     return Putaway(site, product, inspection, accepted_to, rejected_to)

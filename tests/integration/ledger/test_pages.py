@@ -104,7 +104,7 @@ def test_every_page_renders_for_a_quality_manager(app: Flask, client: FlaskClien
         response = client.get(url, follow_redirects=True)
         assert response.status_code == 200, (url, text(response)[:400])
     stock = text(client.get("/ledger/?product=HA-GEL-1ML"))
-    assert "HA2409A" in stock and "SH/A-COLD" in stock and "SH/NC-01" in stock
+    assert "HA2409A" in stock and "SH/A-COLD" in stock and "SH/NC-COLD" in stock
     assert 'id="scan"' in stock and "autofocus" in stock
 
 
@@ -255,7 +255,7 @@ def test_the_lot_page_shows_balances_serials_and_both_traces(
     assert "SO-SH-0001" in forward and "上海仁康康复医院" in forward
     assert "QY000001" in forward and "QY000002" in forward
     assert "Net quantity at customers:</strong> 2" in page
-    assert "QY000006" in page and "SH/NC-01" in page  # the serial that failed inspection
+    assert "QY000006" in page and "SH/NC-COLD" in page  # the serial that failed inspection
     serial = text(client.get(f"/ledger/lots/{ids(app)['gel_lot']}?serial=QY000003"))
     assert "SO-SH-0001" not in serial[serial.index('id="forward"'):]
 

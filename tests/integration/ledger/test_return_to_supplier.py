@@ -87,7 +87,7 @@ def test_the_lot_page_shows_the_return_and_picked_stock(app: Flask, client: Flas
         lot = ledger.get_lot(gel, "HA2409A")
         ledger.return_to_supplier(
             audit.SYSTEM, lot, 1, serial="QY000006",
-            source=place(md.get_location("SH", "NC-01"), "nonconforming"),
+            source=place(md.get_location("SH", "NC-COLD"), "nonconforming"),
             supplier=md.get_party("MFG-QY"), document="RTS-SH-0001",
             reason="Syringe seal damaged: back to the manufacturer")
         db.session.commit()

@@ -39,7 +39,8 @@ SITES = {"SH": ("CN", "Asia/Shanghai", "nmpa"), "CHI": ("US", "America/Chicago",
          "RTM": ("EU", "Europe/Amsterdam", "mdr")}
 LOCATIONS = (("Q-01", "quarantine", None), ("Q-COLD", "quarantine", (2, 8)),
              ("A-01", "available", (10, 30)), ("A-COLD", "available", (2, 8)),
-             ("NC-01", "nonconforming", None), ("RET-01", "returns", None))
+             ("NC-01", "nonconforming", None), ("NC-COLD", "nonconforming", (2, 8)),
+             ("RET-01", "returns", None))
 USERS = (("clerk", "receiving_clerk"), ("insp1", "inspector"), ("insp2", "inspector"),
          ("oper", "warehouse_operator"), ("qm", "quality_manager"))
 TODAY = date.today()
@@ -271,12 +272,16 @@ def test_china_cold_chain_receipt_end_to_end(world: World) -> None:
     assert "second person" in page.get_data(as_text=True)
     complete(world, "insp2", review, {"review_decision": "confirmed"})
 
-    step_task(world, "oper", instance, "receiving.putaway",
-              {"accepted_location": "A-COLD", "rejected_location": "NC-01"})
+    putaway = open_task(world, "oper", instance, "receiving.putaway")
+    warm = complete(world, "oper", putaway,
+                    {"accepted_location": "A-COLD", "rejected_location": "NC-01"}, expect=422)
+    assert "rejected goods are stored as the product needs" in warm.get_data(as_text=True)
+    complete(world, "oper", putaway,
+             {"accepted_location": "A-COLD", "rejected_location": "NC-COLD"})
     assert instance_status(app, instance) == "completed"
     assert stock(app, "GEL", "SH") == {("A-COLD", "available", "HA0001"): 1,
                                        ("A-COLD", "available", "HA0002"): 1,
-                                       ("NC-01", "nonconforming", "HA0003"): 1}
+                                       ("NC-COLD", "nonconforming", "HA0003"): 1}
     moved = movements_of(app, instance)
     assert [m.kind for m in moved] == ["receive"] * 3 + ["status_change"] * 3
     assert all(m.task_id for m in moved)
@@ -428,10 +433,10 @@ def test_cold_chain_return_with_a_temperature_gap_is_rejected(world: World) -> N
     inspected = decisions(app, instance)[-1]
     assert "nmpa-gsp67-temp-quarantine" in rule_ids(inspected)
     assert not rule_ids(inspected) & {"nmpa-gsp67-temp-block", "nmpa-gsp67-cold-return-reject"}
-    step_task(world, "oper", instance, "receiving.putaway", {"rejected_location": "NC-01"})
+    step_task(world, "oper", instance, "receiving.putaway", {})  # the cold red zone
     assert instance_status(app, instance) == "completed"
-    assert stock(app, "GEL", "SH") == {("NC-01", "nonconforming", "R1"): 1,
-                                       ("NC-01", "nonconforming", "R2"): 1}
+    assert stock(app, "GEL", "SH") == {("NC-COLD", "nonconforming", "R1"): 1,
+                                       ("NC-COLD", "nonconforming", "R2"): 1}
     audit_ok(app)
 
 
