@@ -71,7 +71,8 @@ class RulesGate:
                 f"The {step} step cannot be checked against the rule packs of site "
                 f"{site_code}: {err.message} Correct the form (or the process data) and "
                 "submit again.", fields=err.fields) from None
-        outcome = to_outcome(decision, now)
+        labels = {f.name: f.label for f in context.meta.form.fields} if context.meta.form else {}
+        outcome = to_outcome(decision, now, labels)
         if decision.verdicts:
             _audit(context, decision, active, outcome)
         return outcome
@@ -99,8 +100,10 @@ def build_fact(context: StepContext) -> dict[str, Any]:
     return fact
 
 
-def to_outcome(decision: Decision, now: datetime | None = None) -> GateOutcome:
-    """The runtime's view of a decision."""
+def to_outcome(decision: Decision, now: datetime | None = None,
+               labels: Mapping[str, Mapping[str, str]] | None = None) -> GateOutcome:
+    """The runtime's view of a decision (`labels`: the task form's field labels, to name the
+    fields a require_fields verdict misses as the person sees them)."""
     moment = now or utcnow()
     refusing = [v for v in decision.verdicts if v.effect in REFUSING_EFFECTS]
     shown = refusing or [v for v in decision.verdicts if v.effect != "require_signature"]
@@ -110,7 +113,7 @@ def to_outcome(decision: Decision, now: datetime | None = None) -> GateOutcome:
         meaning = meanings[0]
     return GateOutcome(
         blocked=bool(refusing),
-        messages=[_message(verdict) for verdict in shown],
+        messages=[_message(verdict, decision.fact, labels or {}) for verdict in shown],
         signature_meaning=meaning,
         # "A second person of this very step" is the dual review the process routes to next
         # (data `review_required`); as a four-eyes check here it would refuse the performer
@@ -121,12 +124,25 @@ def to_outcome(decision: Decision, now: datetime | None = None) -> GateOutcome:
     )
 
 
-def _message(verdict: Verdict) -> dict[str, str]:
+def _message(verdict: Verdict, fact: Mapping[str, Any],
+             labels: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     en, zh = verdict.message_en, verdict.message_zh
     if verdict.effect == "require_fields":
-        names = ", ".join(verdict.params["fields"])
-        en = f"{en} (required: {names})"
-        zh = f"{zh}（必填：{names}）"
+        fields = list(verdict.params["fields"])
+        # Name the fields still missing: empty in the fact, listed in one of its lists of
+        # missing items (a delivery note's), or not in it at all; when none is, all.
+        listed = {item for value in fact.values() if isinstance(value, list | tuple)
+                  for item in value if isinstance(item, str)}
+        named = ([f for f in fields if f in fact and fact[f] in (None, "", [], {})]
+                 or [f for f in fields if f in listed]
+                 or [f for f in fields if f not in fact] or fields)
+
+        def label(name: str, locale: str) -> str:
+            text = labels.get(name) or {}
+            return text.get(locale) or text.get("en") or name
+
+        en = f"{en} (missing: {', '.join(label(n, 'en') for n in named)})"
+        zh = f"{zh}（缺少：{'、'.join(label(n, 'zh') for n in named)}）"
     return {"en": en, "zh": zh, "rule": verdict.rule_id, "effect": verdict.effect,
             "source": verdict.source, "pack": f"{verdict.pack_id} {verdict.pack_version}"}
 

@@ -112,6 +112,7 @@ def test_outbound_end_to_end(world: World) -> None:
         blocked = complete(world, "oper", ship, {**SHIP, "seal_applied": ""}, expect=422)
         assert "carry our seal" in text(blocked)
         assert "nmpa-gsp92-ship-delivery-note" in text(blocked)
+        assert "(missing: seal)" in text(blocked), "only what is missing is named"
         assert not [m for m in movements_of(world.app, instance) if m["kind"] == "ship"]
     complete(world, "oper", ship, SHIP)
     assert instance_status(world.app, instance) == "completed"
