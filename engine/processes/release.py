@@ -92,7 +92,8 @@ def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, l
         raise InvalidInput(f"There is no {status} stock of lot {lot.lot_no} "
                            f"{serial} at {site.code} (any more).".replace("  ", " "),
                            fields={"lot_no": f"Nothing {status} here."})
-    quantity = int(data.get("quantity") or total)
+    # The decision may correct the quantity the request named (stock moves in between).
+    quantity = int(context.form.get("quantity") or data.get("quantity") or total)
     if quantity > total:
         raise InvalidInput(f"Only {total} of lot {lot.lot_no} are {status} at {site.code}.",
                            fields={"quantity": f"At most {total}."})

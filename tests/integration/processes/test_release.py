@@ -140,3 +140,17 @@ def test_a_rejected_review_sends_the_decision_back(world: World) -> None:
     assert instance_status(world.app, instance) == "completed"
     assert [(m["kind"], m["quantity"]) for m in movements_of(world.app, instance)] == [
         ("scrap", 10)]
+
+
+@pytest.mark.parametrize("world", ["SH"], indirect=True)
+def test_the_decision_corrects_a_quantity_larger_than_what_is_held(world: World) -> None:
+    instance = start(world, "qm", "release", "QD N-1", held("NOUDI", "N-1", "nonconforming",
+                                                            quantity="8"))
+    task = open_task(world, "qm", instance, "release.decide")
+    page = text(world.client("qm").get(f"/inbox/tasks/{task}"))
+    assert 'name="quantity"' in page and 'value="8"' in page, "the requested quantity is shown"
+    refused = complete(world, "qm", task, decision("scrap"), expect=422)
+    assert "Only 5 of lot N-1 are nonconforming" in text(refused)
+    complete(world, "qm", task, decision("scrap", quantity="5"))
+    [scrapped] = movements_of(world.app, instance)
+    assert (scrapped["kind"], scrapped["quantity"]) == ("scrap", 5)
