@@ -195,6 +195,21 @@ def _parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
     return root, []
 
 
+def rename_process(xml: bytes, old: str, new: str) -> bytes:
+    """The document with process `old` renamed `new` (the process element's id and every
+    processRef to it): how a process made from the modeler's starter gets its own key.
+    Unreadable input comes back unchanged, for validation to refuse."""
+    root, problems = parse_document(xml)
+    if root is None or problems:
+        return xml
+    for element in root.iter():
+        if element.get("processRef") == old:
+            element.set("processRef", new)
+        if element.tag == f"{{{BPMN_NS}}}process" and element.get("id") == old:
+            element.set("id", new)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
 def _depth(root: Any) -> int:
     deepest, stack = 0, [(root, 1)]
     while stack:

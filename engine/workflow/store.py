@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from engine import audit, signatures
 from engine.db import db
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import Signature, User
 from engine.workflow.definitions import (
@@ -159,16 +159,27 @@ def signature_entity(key: str, version: int) -> str:
 
 def deploy_signed(user: User, xml: bytes, filename: str, *, password: str, note: str = "",
                   username: str | None = None, first_in_session: bool = True,
-                  policy: identity.Policy | None = None) -> ProcessDefinition:
+                  policy: identity.Policy | None = None, edits: str | None = None,
+                  new: bool = False) -> ProcessDefinition:
     """Deploy a new version from a page: validated first, then signed by the process owner
     (password re-entry), then stored and activated.
 
     Refused (nothing stored) when the file is invalid (DefinitionInvalid naming each element),
     when it is the active version already (Conflict) or when the signature fails
-    (NotAuthenticated, after the failure is recorded: commit it).
+    (NotAuthenticated, after the failure is recorded: commit it). From the modeler, `edits`
+    names the process being edited (the file must keep its key) and `new` says the file is a
+    new process (its key must not be taken): a version is never put over another process by
+    mistake.
     """
     identity.require(user, "processes.deploy")
     key = _checked_key(xml, filename)
+    if edits is not None and key != edits:
+        raise InvalidInput(f"This diagram's process id is {key}, but the modeler is editing "
+                           f"{edits}: deploy it under {edits}'s id, or start a new process.",
+                           fields={"key": f"Expected {edits}."})
+    if new and next_version(key) > 1:
+        raise Conflict(f"A process with the key {key} exists already: give the new process "
+                       f"its own key, or open {key} in the modeler to change it.")
     digest = hashlib.sha256(xml).hexdigest()
     current = active_definition(key, missing_ok=True)
     if current is not None and current.sha256 == digest:

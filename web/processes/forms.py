@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from web.inbox.forms import SignatureFields
 
@@ -24,6 +24,10 @@ class DeployForm(SignatureFields):
     xml = HiddenField()
     source = HiddenField(default="upload")
     key = HiddenField()
+    new_key = StringField("Process key", validators=[
+        Optional(), Length(min=3, max=60),
+        Regexp(r"^[a-z][a-z0-9_]*$", message="Lower-case letters, digits and _ only, starting "
+                                              "with a letter.")])
     note = TextAreaField("Why this version", validators=[Optional(), Length(max=2000)])
 
 

@@ -102,4 +102,11 @@ add_messages({
     "A reason is required.": "必须填写原因。",
     "Tick the box to confirm.": "请勾选以确认。",
     "#": "#",
+    "Process key": "流程标识",
+    "Give the new process its key.": "请为新流程填写标识。",
+    "The new process's own key (lower-case letters, digits and _): it names all its "
+    "versions and cannot be changed later.":
+        "新流程的标识（小写字母、数字和下划线）：用于其所有版本，之后不能更改。",
+    "Lower-case letters, digits and _ only, starting with a letter.":
+        "只能使用小写字母、数字和下划线，并以字母开头。",
 })

@@ -25,7 +25,13 @@ from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, No
 from engine.identity.models import User
 from engine.masterdata import service as md
 from engine.workflow import store
-from engine.workflow.definitions import DOCUMENT, MAX_BPMN_BYTES, DefinitionInvalid, Problem
+from engine.workflow.definitions import (
+    DOCUMENT,
+    MAX_BPMN_BYTES,
+    DefinitionInvalid,
+    Problem,
+    rename_process,
+)
 from engine.workflow.forms import FormInvalid
 from engine.workflow.models import (
     INSTANCE_STATUSES,
@@ -49,6 +55,7 @@ from web.signing import first_in_session, meaning_label, remember_signature
 VIEWER_JS = "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"
 MODELER_JS = "vendor/bpmn-js/bpmn-modeler.production.min.js"
 STARTER = Path(__file__).resolve().parent / "starter.bpmn"
+STARTER_KEY = "new_process"  # the starter's process id, replaced by the key the user gives
 
 
 def _vendor_ready(filename: str) -> bool:
@@ -161,13 +168,24 @@ def deploy() -> tuple[str, int] | Response:
     form = DeployForm()
     if request.method == "GET":
         return _deploy_page(form)
-    if not form.validate_on_submit():
-        return _deploy_page(form, message=_("Some fields are not valid."), status=400)
-    posted = _posted_file(form)
     xml_text = form.xml.data if form.source.data == "modeler" else None
+    if not form.validate_on_submit():
+        return _deploy_page(form, message=_("Some fields are not valid."), xml=xml_text,
+                            key=form.key.data or "", status=400)
+    posted = _posted_file(form)
     if posted is None:
         return _deploy_page(form, message=_("Choose a BPMN file to upload."), status=400)
     xml, filename = posted
+    edits, new = None, False
+    if form.source.data == "modeler":  # the key it edits, or a new process's own key
+        edits = form.key.data or None
+        if edits is None:
+            new = True
+            if not form.new_key.data:
+                return _deploy_page(form, message=_("Give the new process its key."),
+                                    xml=xml_text, status=400)
+            xml = rename_process(xml, STARTER_KEY, form.new_key.data)
+            filename = f"{form.new_key.data}.bpmn"
     if not form.password.data:
         return _deploy_page(form, sign_error=_("Enter your password to sign the deployment."),
                             xml=xml_text, key=form.key.data or "", status=400)
@@ -175,7 +193,8 @@ def deploy() -> tuple[str, int] | Response:
         definition = store.deploy_signed(
             security.user(), xml, filename, password=form.password.data,
             note=(form.note.data or "").strip(), username=form.username.data or "",
-            first_in_session=first_in_session(), policy=security.policy())
+            first_in_session=first_in_session(), policy=security.policy(), edits=edits,
+            new=new)
     except DefinitionInvalid as refused:
         db.session.rollback()
         return _deploy_page(form, problems=refused.problems, message=refused.message,

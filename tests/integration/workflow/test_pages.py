@@ -491,3 +491,37 @@ def test_a_clerk_cannot_suspend(
     assert "Suspend" not in text(client.get(url))
     response = submit(client, f"{url}/suspend", {"reason": "x", "confirm": "y"}, form_url=url)
     assert response.status_code == 403
+
+
+def test_the_modeler_never_deploys_over_another_process(
+    client: FlaskClient, make_user: Any
+) -> None:
+    make_user("owner", "process_owner")
+    login(client, "owner")
+    putaway = (SAMPLES / "putaway.bpmn").read_bytes()
+    assert deploy(client, putaway, "putaway.bpmn").status_code == 302
+    # Editing putaway, a diagram of another process is refused.
+    other = putaway.decode().replace('id="putaway"', 'id="putaway_b"') \
+        .replace('processRef="putaway"', 'processRef="putaway_b"')
+    wrong = submit(client, "/processes/deploy", {"source": "modeler", "key": "putaway",
+                                                 "xml": other, "password": PASSWORD},
+                   form_url="/processes/putaway/modeler")
+    assert wrong.status_code == 409 and "the modeler is editing putaway" in text(wrong)
+    # A new process gets the key the user gives; a key taken already is refused.
+    starter = text(client.get("/processes/modeler"))
+    assert 'name="new_key"' in starter
+    xml = json.loads(re.search(r'id="modeler-xml">([^<]*)<', starter).group(1))
+    unnamed = submit(client, "/processes/deploy", {"source": "modeler", "xml": xml,
+                                                   "password": PASSWORD},
+                     form_url="/processes/modeler")
+    assert unnamed.status_code == 400 and "Give the new process its key." in text(unnamed)
+    taken = submit(client, "/processes/deploy", {"source": "modeler", "xml": xml,
+                                                 "new_key": "putaway", "password": PASSWORD},
+                   form_url="/processes/modeler")
+    assert taken.status_code == 409 and "exists already" in text(taken)
+    assert "data-bpmn-modeler" in text(taken), "the modeler comes back with the edits"
+    made = submit(client, "/processes/deploy", {"source": "modeler", "xml": xml,
+                                                "new_key": "goods_issue", "password": PASSWORD},
+                  form_url="/processes/modeler")
+    assert made.status_code == 302, text(made)[-2000:]
+    assert "goods_issue" in text(client.get("/processes/?status=active"))
