@@ -462,8 +462,12 @@ def set_active(actor: User | audit.Actor, record: Site | Location | Product | Pa
 # -- validity of licences and registrations ------------------------------------------------
 
 def validity(expires_on: date | None, today: date,
-             warn_days: int = VALIDITY_WARNING_DAYS) -> str:
-    """`ok`, `near_expiry` or `expired` for a document valid up to and including `expires_on`."""
+             warn_days: int = VALIDITY_WARNING_DAYS, issued_on: date | None = None) -> str:
+    """`ok`, `near_expiry` or `expired` for a document valid up to and including `expires_on`;
+    `not_yet_valid` before the day it was issued for (shown, never stored: a party's flag
+    counts the licences in force only)."""
+    if issued_on is not None and issued_on > today:
+        return "not_yet_valid"
     if expires_on is None:
         return "ok"
     if expires_on < today:
@@ -474,9 +478,11 @@ def validity(expires_on: date | None, today: date,
 
 
 def licence_flag(party: Party, today: date | None = None) -> str:
-    """The worst state among the party's active licences (`missing` when it has none)."""
+    """The worst state among the party's active licences in force (`missing` when it has
+    none; a licence issued for a later day is not in force yet)."""
     today = today or utcnow().date()
-    states = {validity(lic.expires_on, today) for lic in party.licences if lic.active}
+    states = {validity(lic.expires_on, today) for lic in party.licences
+              if lic.active and not _future(lic, today)}
     if not states:
         return "missing"
     for state in ("expired", "near_expiry"):
@@ -496,7 +502,12 @@ def licences_covering(party: Party, device_class: str, today: date | None = None
     today = today or utcnow().date()
     return [lic for lic in party.licences
             if lic.active and device_class in lic.classes
-            and validity(lic.expires_on, today) != "expired"]
+            and validity(lic.expires_on, today, issued_on=lic.issued_on)
+            not in ("expired", "not_yet_valid")]
+
+
+def _future(licence: Licence, today: date) -> bool:
+    return licence.issued_on is not None and licence.issued_on > today
 
 
 @dataclass

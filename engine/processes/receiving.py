@@ -223,7 +223,8 @@ def qualification(party: Party, site: Site) -> dict[str, Any]:
     """The supplier's (or returning customer's) file: review status and licence validity."""
     today = ledger.site_today(site)
     in_force = [lic for lic in party.licences
-                if lic.active and md.validity(lic.expires_on, today) != "expired"]
+                if lic.active and md.validity(lic.expires_on, today, issued_on=lic.issued_on)
+                not in ("expired", "not_yet_valid")]
     return {"party": party.code, "review_status": party.review_status,
             "licence_flag": md.licence_flag(party, today),
             "licence_valid": bool(in_force)}

@@ -10,6 +10,7 @@ ZH: dict[str, str] = {
     "Stock counts": "盘点", "Temperatures": "温度记录", "Products": "产品",
     "Parties": "往来单位", "Sites": "仓库", "Locations": "库位",
     "Expired": "已过期", "Near expiry": "近效期", "Missing": "缺失", "Valid": "有效",
+    "Not yet valid": "尚未生效",
     "Review pending": "待审核", "Approved": "已批准", "Rejected": "已拒绝",
     "Records": "记录", "Active": "启用", "Deactivated": "已停用", "All": "全部",
     "Search": "搜索", "Electronic signature": "电子签名",

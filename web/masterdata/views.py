@@ -82,7 +82,8 @@ RECORDS: dict[str, type[Product | Party | Site | Location | Licence]] = {
 def _helpers() -> dict[str, Any]:
     today = utcnow().date()
     return {
-        "validity": lambda expires: md.validity(expires, today),
+        "validity": lambda expires, issued=None: md.validity(expires, today,
+                                                             issued_on=issued),
         "licence_state": lambda party: md.licence_flag(party, today),
         "registration_state": lambda product: md.registration_flag(product, today),
         "licence_type_label": lambda t: LICENCE_TYPE_LABELS.get(t, t),

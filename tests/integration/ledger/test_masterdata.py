@@ -140,6 +140,19 @@ def test_licence_flags_follow_expiry(make_user) -> None:
     assert set(refused.value.fields) == {"type", "scope_classes"}
 
 
+def test_a_licence_issued_for_a_later_day_is_not_in_force_yet(make_user) -> None:
+    party = md.create_party(audit.SYSTEM, "NEW", "New Trading", kinds={"customer"})
+    future = md.add_licence(audit.SYSTEM, party, "operating_licence", "L-9",
+                            issued_on=TODAY + timedelta(days=10),
+                            expires_on=TODAY + timedelta(days=1000), scope_classes="II,III")
+    assert party.licence_flag == "missing", "nothing is in force today"
+    assert md.licences_covering(party, "II") == []
+    assert md.validity(future.expires_on, TODAY, issued_on=future.issued_on) == "not_yet_valid"
+    later = TODAY + timedelta(days=10)
+    assert md.licence_flag(party, later) == "ok"
+    assert md.licences_covering(party, "II", later) == [future]
+
+
 def test_first_purchase_review_is_signed(make_user) -> None:
     qm = make_user("qm", roles.QUALITY_MANAGER)
     party = supplier_with(TODAY + timedelta(days=300))
