@@ -6,7 +6,8 @@ Each feature adds its own strings to `CATALOG` through `add_messages`.
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -164,13 +165,36 @@ def zone_label(local: datetime) -> str:
 
 
 def readable(value: Any) -> str:
-    """Recorded data as a person reads it: nothing for an empty value, JSON with Chinese and
-    other text as written (not as \\u escapes) for lists and mappings, text otherwise."""
-    if value is None:
+    """Recorded data as a person reads it: a dash for nothing, yes or no, a time with its zone
+    in the user's zone, a record as "key: value" pairs, a list one item after another, text
+    as written."""
+    if value is None or value == "":
         return "—"
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bool):
+        return translate("yes") if value else translate("no")
+    if isinstance(value, dict):
+        return " · ".join(f"{key}: {readable(item)}" for key, item in value.items()
+                          if not str(key).startswith("_"))
+    if isinstance(value, list | tuple):
+        return "; ".join(readable(item) for item in value) if value else "—"
+    if isinstance(value, str) and _ZONED_TIME.fullmatch(value):
+        try:
+            return localtime(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
+
+
+#: An ISO 8601 time with a zone, as the workflow records times.
+_ZONED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
+
+
+def field_label(name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
+    """A recorded field's name as its form labelled it, in the user's language."""
+    label = labels.get(name)
+    if not label:
+        return name
+    return label.get(get_locale()) or label.get("en") or name
 
 
 def _settings() -> Settings:
@@ -182,3 +206,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=translate, get_locale=get_locale)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["readable"] = readable
+    app.jinja_env.filters["field_label"] = field_label

@@ -19,7 +19,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, NotFound
-from engine.workflow.definitions import UserTaskMeta, user_task_meta
+from engine.workflow.definitions import DefinitionInvalid, UserTaskMeta, user_task_meta
 from engine.workflow.forms import FormInvalid
 from engine.workflow.scripting import NotStorable, RestrictedScriptEngine, as_task_data
 
@@ -179,3 +179,28 @@ def taken_flows(workflow: BpmnWorkflow) -> list[tuple[str, str]]:
         if parent is not None and parent.has_state(TaskState.COMPLETED):
             taken.add((str(_bpmn_id(parent)), target))
     return sorted(taken)
+
+
+#: Form field labels per deployed definition (a version never changes, so neither do they).
+_LABELS: dict[int, dict[str, Mapping[str, str]]] = {}
+
+
+def field_labels(definition_id: int, workflow: BpmnWorkflow) -> dict[str, Mapping[str, str]]:
+    """Field name -> {"en", "zh"} label from every user task form of the workflow's process
+    and the processes it calls, to show recorded data as its forms named it."""
+    found = _LABELS.get(definition_id)
+    if found is None:
+        found = {}
+        for spec in (workflow.spec, *workflow.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                if not getattr(task_spec, "manual", False):
+                    continue
+                try:
+                    form = user_task_meta(task_spec).form
+                except DefinitionInvalid:
+                    continue
+                for form_field in form.fields if form else ():
+                    if form_field.label:
+                        found.setdefault(form_field.name, form_field.label)
+        _LABELS[definition_id] = found
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -22,6 +23,7 @@ from engine.workflow.definitions import UserTaskMeta
 from engine.workflow.forms import FieldSpec, FormInvalid, FormSpec
 from engine.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import GateBlocked, SignatureRequired, current_runtime
+from engine.workflow.tasks import field_labels
 from web import security
 from web.auth.forms import EmptyForm
 from web.i18n import get_locale, get_timezone
@@ -222,23 +224,36 @@ def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _load(row: HumanTask) -> tuple[UserTaskMeta | None, dict[str, Any], FourEyes | None]:
-    """The task's meta, data and four-eyes condition from the workflow (None for a task no
-    longer in it)."""
+Labels = dict[str, Mapping[str, str]]
+
+
+def _load(row: HumanTask, instance: ProcessInstance
+          ) -> tuple[UserTaskMeta | None, dict[str, Any], FourEyes | None, Labels]:
+    """The task's meta, data, four-eyes condition and the process's field labels from the
+    workflow (None for a task no longer in it)."""
     runtime = current_runtime()
     try:
         task, meta, data = runtime.task_view(row)
         found = runtime.four_eyes(row, task)
+        labels = field_labels(instance.definition_id, task.workflow.top_workflow)
     except (GxpError, AttributeError, ValueError, KeyError):
-        return None, {}, None
+        return None, {}, None, {}
     if found is None:
-        return meta, data, None
+        return meta, data, None, labels
     step, performer = found
     title = db.session.scalar(
         select(HumanTask.title).where(HumanTask.instance_id == row.instance_id,
                                       HumanTask.step == step, HumanTask.status == "completed")
         .order_by(HumanTask.id.desc()).limit(1))
-    return meta, data, FourEyes(step, title or step, performer)
+    return meta, data, FourEyes(step, title or step, performer), labels
+
+
+def _labels(instance: ProcessInstance) -> Labels:
+    """The process's field labels for a page whose task is done (the workflow read once)."""
+    try:
+        return field_labels(instance.definition_id, current_runtime().load(instance))
+    except GxpError:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -309,7 +324,8 @@ def task(task_id: int) -> tuple[str, int] | Response:
         if posted:  # the form was read: show what was sent (a file chooser shows nothing)
             state["values"] = posted
     instance, row = runtime.task_with_instance(task_id)
-    meta, data, four_eyes = _load(row) if row.status == "open" else (None, {}, None)
+    meta, data, four_eyes, labels = (_load(row, instance) if row.status == "open"
+                                     else (None, {}, None, _labels(instance)))
     roles = identity.effective_roles(user)
     may_act = _open_for(row, instance, roles, user) and meta is not None
     mine_to_review = four_eyes is not None and four_eyes.performer == user.id
@@ -327,7 +343,7 @@ def task(task_id: int) -> tuple[str, int] | Response:
                                   four_eyes and four_eyes.performer) if i}),
         not_actionable=None if may_act or mine_to_review
         else _reason_not_actionable(row, instance, roles, user),
-        four_eyes=four_eyes, mine_to_review=mine_to_review, worklist=work,
+        four_eyes=four_eyes, mine_to_review=mine_to_review, worklist=work, labels=labels,
         **state,
     ), status
 

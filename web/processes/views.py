@@ -41,7 +41,7 @@ from engine.workflow.models import (
     ServiceCall,
 )
 from engine.workflow.runtime import current_runtime
-from engine.workflow.tasks import element_states, taken_flows
+from engine.workflow.tasks import element_states, field_labels, taken_flows
 from web import security
 from web.i18n import get_locale, get_timezone
 from web.i18n import translate as _
@@ -326,8 +326,9 @@ def instance(instance_id: int) -> str:
     try:
         workflow = current_runtime().load(found)
         states = {"elements": element_states(workflow), "flows": taken_flows(workflow)}
+        labels = field_labels(found.definition_id, workflow)
     except GxpError:
-        states = {"elements": {}, "flows": []}
+        states, labels = {"elements": {}, "flows": []}, {}
     tasks = list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == found.id)
                                     .order_by(HumanTask.id)))
     calls = list(db.session.scalars(select(ServiceCall).where(ServiceCall.instance_id == found.id)
@@ -337,7 +338,7 @@ def instance(instance_id: int) -> str:
     delivery_note = any(entry.data.get("delivery_note_url") for entry in entries)
     return render_template(
         "processes/instance.html", instance=found, definition=definition_row,
-        states=states, tasks=tasks, calls=calls, history=entries,
+        states=states, tasks=tasks, calls=calls, history=entries, labels=labels,
         delivery_note=delivery_note and security.can("ledger.view"),
         blocked=blocked_attempts([t.id for t in tasks]), locale=get_locale(),
         names=_names({found.started_by, *(t.assignee_id for t in tasks),

@@ -148,10 +148,11 @@ def test_outbound_end_to_end(world: World) -> None:
     document = world.client("oper").get(f"/delivery-notes/{instance}.pdf")
     assert document.status_code == 200 and document.mimetype == "application/pdf"
     assert document.data.startswith(b"%PDF")
-    # The instance's history shows recorded data as written: the order's Chinese names as
-    # Chinese, not \\u escapes.
+    # The instance's history shows recorded data as people read it: the order's Chinese
+    # names as written (not \\u escapes), fields by their form labels, no JSON.
     history = text(world.client("oper").get(f"/processes/instances/{instance}"))
-    assert "&#34;customer_name&#34;: &#34;CUS 医院&#34;" in history
+    assert "customer_name: CUS 医院" in history and "&#34;customer_name" not in history
+    assert '<dt title="carrier">Carrier' in history
 
 
 @pytest.mark.parametrize("world", ["SH"], indirect=True)
