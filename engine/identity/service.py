@@ -97,6 +97,45 @@ def password_expired(user: User, policy: Policy, now: datetime | None = None) ->
 
 # -- users and roles -------------------------------------------------------------------------
 
+# Segregation of duties (21 CFR 11.10(g) authority checks, GSP): a person never changes their
+# own rights, and the system always keeps an administrator who can change anyone's. The
+# messages are fixed text so that the pages can show them in the user's language.
+OWN_GRANT = "You cannot grant a role to yourself: another administrator must do it."
+OWN_REVOKE = "You cannot revoke your own role: another administrator must do it."
+OWN_TRAINING = ("You cannot record your own training: another administrator or a quality "
+                "manager must do it.")
+LAST_ADMINISTRATOR_REVOKE = (
+    "The administrator role cannot be revoked from the last active administrator: GxPFlow "
+    "must always have one. Make another trained user an administrator first; they can then "
+    "revoke it.")
+LAST_ADMINISTRATOR_DEACTIVATE = (
+    "The last active administrator cannot be deactivated: GxPFlow must always have one. Make "
+    "another trained user an administrator first; they can then deactivate this account.")
+
+
+def _same_person(actor: User | audit.Actor, user: User) -> bool:
+    """Whether the actor is the user acted on (the system and the CLI are nobody)."""
+    return actor.id is not None and actor.id == user.id
+
+
+def _keep_an_administrator(user: User, refusal: str) -> None:
+    """Refuse, with `refusal`, unless an active administrator with valid training other than
+    `user` remains.
+
+    The grants are read locked (in id order) so that two administrators removing each other at
+    the same moment cannot both pass: the second waits for the first to commit, then sees it."""
+    others = db.session.execute(
+        select(UserRole.user_id, _valid_training(utcnow().date()))
+        .join(User, User.id == UserRole.user_id)
+        .where(UserRole.role == ADMINISTRATOR, UserRole.revoked_at.is_(None),
+               User.active.is_(True))
+        .order_by(UserRole.id)
+        .with_for_update()
+    ).all()
+    if not any(valid and user_id != user.id for user_id, valid in others):
+        raise InvalidInput(refusal)
+
+
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
@@ -134,12 +173,16 @@ def create_user(actor: User | audit.Actor, username: str, full_name: str, passwo
 
 
 def set_active(actor: User, user: User, active: bool, reason: str) -> None:
-    """Deactivate or reactivate a user; users are never deleted."""
+    """Deactivate or reactivate a user; users are never deleted. Nobody deactivates themself,
+    and the last active administrator is not deactivated."""
     require(actor, "users.manage")
-    if user.id == actor.id and not active:
-        raise InvalidInput("You cannot deactivate yourself.")
     if user.active == active:
         raise Conflict(f"{user.username} is already {'active' if active else 'deactivated'}.")
+    if not active:
+        if ADMINISTRATOR in granted_roles(user):
+            _keep_an_administrator(user, LAST_ADMINISTRATOR_DEACTIVATE)
+        if _same_person(actor, user):
+            raise InvalidInput("You cannot deactivate yourself.")
     before = user.audit_values()
     # Recorded first: a missing reason refuses the act before anything changes.
     audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.id,
@@ -179,8 +222,11 @@ def set_preferences(actor: User | audit.Actor, user: User, timezone: str | None,
 
 def record_training(actor: User | audit.Actor, user: User, role: str, trained_on: date,
                     expires_on: date | None, evidence: str) -> Training:
+    """Record a user's training for a role; nobody records their own."""
     if isinstance(actor, User):
         require(actor, "training.record")
+    if _same_person(actor, user):
+        raise PermissionDenied(OWN_TRAINING)
     _check_role(role)
     fields = {}
     if not evidence.strip():
@@ -229,9 +275,12 @@ def valid_training(user: User, role: str, today: date | None = None) -> Training
 
 
 def grant_role(actor: User | audit.Actor, user: User, role: str) -> UserRole:
-    """Grant a role; refused unless the user has valid training for it (21 CFR 11.10(i))."""
+    """Grant a role; refused unless the user has valid training for it (21 CFR 11.10(i)),
+    and always to oneself."""
     if isinstance(actor, User):
         require(actor, "users.manage")
+    if _same_person(actor, user):
+        raise PermissionDenied(OWN_GRANT)
     _check_role(role)
     if not user.active:
         raise InvalidInput(f"{user.username} is deactivated: reactivate the user first.")
@@ -252,16 +301,21 @@ def grant_role(actor: User | audit.Actor, user: User, role: str) -> UserRole:
 
 
 def revoke_role(actor: User, user: User, role: str, reason: str) -> None:
+    """Revoke a role; refused for one's own roles and for the last active administrator's
+    administrator role."""
     require(actor, "users.manage")
-    for grant in user.roles:
-        if grant.role == role and grant.revoked_at is None:
-            audit.record(actor, "role.revoke", "user", user.id, before={"role": role},
-                         reason=reason, reason_required=True)
-            grant.revoked_at = utcnow()
-            grant.revoked_by = actor.id
-            db.session.flush()
-            return
-    raise NotFound(f"{user.username} does not have the role {role}.")
+    grant = next((g for g in user.roles if g.role == role and g.revoked_at is None), None)
+    if grant is None:
+        raise NotFound(f"{user.username} does not have the role {role}.")
+    if role == ADMINISTRATOR:
+        _keep_an_administrator(user, LAST_ADMINISTRATOR_REVOKE)
+    if _same_person(actor, user):
+        raise PermissionDenied(OWN_REVOKE)
+    audit.record(actor, "role.revoke", "user", user.id, before={"role": role},
+                 reason=reason, reason_required=True)
+    grant.revoked_at = utcnow()
+    grant.revoked_by = actor.id
+    db.session.flush()
 
 
 def granted_roles(user: User) -> set[str]:

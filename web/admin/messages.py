@@ -1,5 +1,6 @@
 """Chinese for the admin pages (keys are the English text used in the code and templates)."""
 
+from engine.identity import service as identity
 from web.i18n import add_messages
 
 add_messages(
@@ -124,6 +125,15 @@ add_messages(
         "Token {prefix}… revoked: it no longer opens the API.":
             "令牌 {prefix}… 已撤销，不能再访问接口。",
         "You cannot deactivate yourself.": "您不能停用自己。",
+        identity.OWN_GRANT: "您不能为自己授予角色：须由另一名系统管理员操作。",
+        identity.OWN_REVOKE: "您不能撤销自己的角色：须由另一名系统管理员操作。",
+        identity.OWN_TRAINING: "您不能记录自己的培训：须由另一名系统管理员或质量负责人操作。",
+        identity.LAST_ADMINISTRATOR_REVOKE:
+            "不能撤销最后一名启用中的系统管理员的系统管理员角色：GxPFlow 必须始终有一名系统管理员。"
+            "请先让另一名已培训的用户成为系统管理员，再由其撤销。",
+        identity.LAST_ADMINISTRATOR_DEACTIVATE:
+            "不能停用最后一名启用中的系统管理员：GxPFlow 必须始终有一名系统管理员。"
+            "请先让另一名已培训的用户成为系统管理员，再由其停用此账户。",
         "A reason is required for this change.": "此项变更必须填写原因。",
         "Say why the record is changed.": "请说明修改记录的原因。",
         "The user could not be created.": "无法创建用户。",
@@ -138,5 +148,7 @@ add_messages(
         "The preferences were not saved.": "偏好设置未保存。",
         "Choose a listed time zone.": "请选择列表中的时区。",
         "Choose a listed language.": "请选择列表中的语言。",
+        "Your own roles and training are changed by another administrator (segregation "
+        "of duties).": "您本人的角色和培训记录须由另一名系统管理员更改（职责分离）。",
     }
 )

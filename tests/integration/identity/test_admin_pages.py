@@ -182,7 +182,10 @@ def test_deactivate_asks_for_confirmation_and_a_reason_and_never_deletes(
         assert db.session.get(User, dora).active
 
 
-def test_an_administrator_cannot_deactivate_themself(app: Flask, admin: FlaskClient) -> None:
+def test_an_administrator_cannot_deactivate_themself(app: Flask, admin: FlaskClient,
+                                                    make_user: Any) -> None:
+    # Not the last administrator (that refusal is in test_segregation_of_duties.py).
+    make_user("cora", roles.ADMINISTRATOR)
     root = user_id(app, "root")
     page = submit(admin, f"/admin/users/{root}/deactivate", {"reason": "oops"},
                   follow_redirects=True).get_data(as_text=True)
