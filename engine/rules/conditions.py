@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from engine.rules.errors import clip, echo
 from engine.rules.facts import (
     NUMERIC_TYPES,
     ORDERED_TYPES,
@@ -104,7 +105,7 @@ def _parse(raw: Any, schema: StepSchema, location: str, depth: int,
     if keys & {"all", "any"}:
         if len(keys) != 1:
             raise ConditionError(location, f"must hold only 'all' or only 'any', got keys "
-                                           f"{', '.join(sorted(map(str, keys)))}")
+                                           f"{clip(', '.join(sorted(map(str, keys))), 200)}")
         kind = "all" if "all" in keys else "any"
         members = raw[kind]
         if not isinstance(members, list) or not members:
@@ -123,26 +124,26 @@ def _parse_clause(raw: Mapping[Any, Any], schema: StepSchema, location: str) -> 
         raise ConditionError(location, "needs 'field' (or 'all' / 'any')")
     name = raw["field"]
     if not isinstance(name, str):
-        raise ConditionError(f"{location}.field", f"must be a field name, got {name!r}")
+        raise ConditionError(f"{location}.field", f"must be a field name, got {echo(name)}")
     spec = schema.field(name)
     if spec is None:
         raise ConditionError(f"{location}.field",
-                             f"'{name}' is not a field of step {schema.id}")
+                             f"{echo(name)} is not a field of step {schema.id}")
     ops = [key for key in raw if key != "field"]
     if len(ops) != 1:
-        shown = ", ".join(map(str, ops)) if ops else "none"
+        shown = clip(", ".join(map(str, ops)), 200) if ops else "none"
         raise ConditionError(location, f"needs exactly one operator ({', '.join(OPERATORS)}), "
                                        f"got {shown}")
     op = ops[0]
     if op not in OPERATORS:
-        raise ConditionError(f"{location}.{op}",
+        raise ConditionError(f"{location}.{clip(str(op))}",
                              f"is not an operator; use one of {', '.join(OPERATORS)}")
     value = raw[op]
     where = f"{location}.{op}"
     if op in PRESENCE:
         if value is not True:
             raise ConditionError(where, f"must be true (write the other of exists/missing "
-                                        f"instead of false), got {value!r}")
+                                        f"instead of false), got {echo(value)}")
         return Clause(name, op, True)
     if op in FIELD_COMPARISONS:
         return Clause(name, op, _other_field(spec, op, value, schema, where))
@@ -172,7 +173,7 @@ def _parse_clause(raw: Mapping[Any, Any], schema: StepSchema, location: str) -> 
 
 def _literal_list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise ConditionError(where, f"must be a non-empty list, got {value!r}")
+        raise ConditionError(where, f"must be a non-empty list, got {echo(value)}")
     if len(value) > MAX_CHOICES:
         raise ConditionError(where, f"lists more than {MAX_CHOICES} values")
     return value
@@ -198,7 +199,8 @@ def _literal(spec: FieldSpec, value: Any, where: str) -> Any:
     try:
         return coerce_value(spec, value)
     except ValueError as err:
-        raise ConditionError(where, f"value {value!r} does not fit {spec.name}: {err}") from None
+        raise ConditionError(where, f"value {echo(value)} does not fit {spec.name}: "
+                                    f"{clip(str(err), 200)}") from None
 
 
 def _list_item(spec: FieldSpec, value: Any, where: str) -> str:
@@ -206,17 +208,17 @@ def _list_item(spec: FieldSpec, value: Any, where: str) -> str:
         raise ConditionError(where, f"compares items of {spec.name} (text) with "
                                     f"{_describe_literal(value)}")
     if spec.choices and value not in spec.choices:
-        raise ConditionError(where, f"'{value}' is not a possible item of {spec.name}; "
+        raise ConditionError(where, f"{echo(value)} is not a possible item of {spec.name}; "
                                     f"items: {', '.join(spec.choices)}")
     return value
 
 
 def _other_field(spec: FieldSpec, op: str, value: Any, schema: StepSchema, where: str) -> str:
     if not isinstance(value, str):
-        raise ConditionError(where, f"must name another field, got {value!r}")
+        raise ConditionError(where, f"must name another field, got {echo(value)}")
     other = schema.field(value)
     if other is None:
-        raise ConditionError(where, f"'{value}' is not a field of step {schema.id}")
+        raise ConditionError(where, f"{echo(value)} is not a field of step {schema.id}")
     if other.name == spec.name:
         raise ConditionError(where, f"compares {spec.name} with itself")
     if spec.is_list or other.is_list:
@@ -244,8 +246,8 @@ def _describe_literal(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the text {echo(value)}"
+    return f"{type(value).__name__} {echo(value)}"
 
 
 def is_anchored(condition: Condition) -> bool:

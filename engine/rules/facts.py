@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.rules.errors import FactError
+from engine.rules.errors import FactError, clip, echo
 
 FIELD_TYPES = ("bool", "int", "number", "str", "enum", "date", "datetime", "list[str]")
 ORDERED_TYPES = frozenset({"int", "number", "date", "datetime"})
@@ -411,7 +411,7 @@ def step_schema(step: str) -> StepSchema:
     try:
         return STEPS[step]
     except KeyError:
-        raise FactError(f"Unknown compliance step {step!r}; steps: {', '.join(STEPS)}.",
+        raise FactError(f"Unknown compliance step {echo(step)}; steps: {', '.join(STEPS)}.",
                         fields={"step": "unknown step"}) from None
 
 
@@ -424,7 +424,7 @@ def type_fact(step: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     problems: dict[str, str] = {}
     for name in raw:
         if schema.field(str(name)) is None:
-            problems[str(name)] = f"is not a field of step {step}"
+            problems[clip(str(name))] = f"is not a field of step {step}"
     typed: dict[str, Any] = {}
     for spec in schema.fields:
         value = raw.get(spec.name)
@@ -450,17 +450,12 @@ def coerce_value(spec: FieldSpec, value: Any) -> Any:
     return coerce(spec, value)
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _to_bool(spec: FieldSpec, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ValueError(f"must be true or false, got {_shown(value)} ({type(value).__name__})")
+    raise ValueError(f"must be true or false, got {echo(value)} ({type(value).__name__})")
 
 
 def _to_int(spec: FieldSpec, value: Any) -> int:
@@ -469,12 +464,12 @@ def _to_int(spec: FieldSpec, value: Any) -> int:
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
-            raise ValueError(f"must be a whole number, got {_shown(value)}") from None
+            raise ValueError(f"must be a whole number, got {echo(value)}") from None
     if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
-        raise ValueError(f"must be a whole number, got {_shown(value)} "
+        raise ValueError(f"must be a whole number, got {echo(value)} "
                          f"({type(value).__name__})")
     if isinstance(number, float | Decimal) and (not _finite(number) or number != int(number)):
-        raise ValueError(f"must be a whole number, got {_shown(value)}")
+        raise ValueError(f"must be a whole number, got {echo(value)}")
     result = int(number)
     if abs(result) >= MAX_INT:
         raise ValueError(f"is out of range (at most {MAX_INT - 1} in size)")
@@ -491,11 +486,11 @@ def _to_number(spec: FieldSpec, value: Any) -> float:
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
-            raise ValueError(f"must be a number, got {_shown(value)}") from None
+            raise ValueError(f"must be a number, got {echo(value)}") from None
     if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
-        raise ValueError(f"must be a number, got {_shown(value)} ({type(value).__name__})")
+        raise ValueError(f"must be a number, got {echo(value)} ({type(value).__name__})")
     if isinstance(number, float | Decimal) and not _finite(number):
-        raise ValueError(f"must be a finite number, got {_shown(value)}")
+        raise ValueError(f"must be a finite number, got {echo(value)}")
     result = float(number)
     if abs(result) >= MAX_NUMBER:
         raise ValueError(f"is out of range (below {MAX_NUMBER:.0f} in size)")
@@ -506,7 +501,7 @@ def _to_number(spec: FieldSpec, value: Any) -> float:
 
 def _to_str(spec: FieldSpec, value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"must be text, got {_shown(value)} ({type(value).__name__})")
+        raise ValueError(f"must be text, got {echo(value)} ({type(value).__name__})")
     if len(value) > MAX_TEXT:
         raise ValueError(f"is longer than {MAX_TEXT} characters")
     if not _clean_text(value):
@@ -525,7 +520,7 @@ def _clean_text(text: str) -> bool:
 
 def _to_enum(spec: FieldSpec, value: Any) -> str:
     if not isinstance(value, str) or value not in spec.choices:
-        raise ValueError(f"must be one of {', '.join(spec.choices)}; got {_shown(value)}")
+        raise ValueError(f"must be one of {', '.join(spec.choices)}; got {echo(value)}")
     return value
 
 
@@ -539,7 +534,7 @@ def _to_date(spec: FieldSpec, value: Any) -> str:
             return date.fromisoformat(value.strip()).isoformat()
         except ValueError:
             pass
-    raise ValueError(f"must be a date YYYY-MM-DD, got {_shown(value)}")
+    raise ValueError(f"must be a date YYYY-MM-DD, got {echo(value)}")
 
 
 def _to_datetime(spec: FieldSpec, value: Any) -> str:
@@ -554,7 +549,7 @@ def _to_datetime(spec: FieldSpec, value: Any) -> str:
         except ValueError:
             moment = None
     if moment is None:
-        raise ValueError(f"must be an ISO date-time with a zone, got {_shown(value)}")
+        raise ValueError(f"must be an ISO date-time with a zone, got {echo(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("must carry a time zone (e.g. 2024-07-01T08:00:00+08:00)")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -562,15 +557,15 @@ def _to_datetime(spec: FieldSpec, value: Any) -> str:
 
 def _to_list(spec: FieldSpec, value: Any) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        raise ValueError(f"must be a list of text, got {_shown(value)} "
+        raise ValueError(f"must be a list of text, got {echo(value)} "
                          f"({type(value).__name__})")
     items: list[str] = []
     for item in value:
         if not isinstance(item, str) or not _clean_text(item) or len(item) > MAX_TEXT:
             raise ValueError(f"must hold valid text only (at most {MAX_TEXT} characters), "
-                             f"got {_shown(item)}")
+                             f"got {echo(item)}")
         if spec.choices and item not in spec.choices:
-            raise ValueError(f"may only hold {', '.join(spec.choices)}; got {item!r}")
+            raise ValueError(f"may only hold {', '.join(spec.choices)}; got {echo(item)}")
         if item not in items:
             items.append(item)
     if isinstance(value, set | frozenset):

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from engine.rules.conditions import Condition, ConditionError, parse_condition, to_data
-from engine.rules.errors import FactError, PackError
+from engine.rules.errors import FactError, PackError, clip, echo
 from engine.rules.facts import STEPS, type_fact
 
 # Strictest first: the order `Decision.outcome` uses.
@@ -38,6 +38,12 @@ RULE_ID = re.compile(r"[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*")
 VERSION = re.compile(r"\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]+)?")
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 MAX_RULE_ID = 80
+MAX_FILE_BYTES = 1_000_000
+"Largest pack.yaml or cases.yaml accepted (the shipped ones are under 60 kB)."
+MAX_YAML_DEPTH = 40
+"Deepest nesting of a pack file (the shipped ones nest 13 levels; a condition at most 8)."
+MAX_ALIAS_VALUES = 10_000
+"Values all the aliases of one file may stand for (the shipped ones: at most 1,152)."
 
 PACK_KEYS = frozenset({"id", "region", "version", "effective_date", "title", "rules"})
 PACK_OPTIONAL_KEYS = frozenset({"description"})
@@ -136,7 +142,7 @@ def load_pack(name_or_path: str | Path, rules_root: Path | None = None) -> Pack:
         folder = Path(name_or_path)
     else:
         if not PACK_ID.fullmatch(name_or_path):
-            raise PackError(f"{name_or_path!r} is not a pack name (lower case letters, digits, "
+            raise PackError(f"{echo(name_or_path)} is not a pack name (lower case letters, digits, "
                             "- and _).")
         folder = (rules_root or default_rules_root()) / name_or_path
     pack_file, cases_file = folder / "pack.yaml", folder / "cases.yaml"
@@ -152,8 +158,67 @@ def load_pack(name_or_path: str | Path, rules_root: Path | None = None) -> Pack:
                       cases_source=f"{shown}/cases.yaml", folder=folder)
 
 
+class _Refused(yaml.YAMLError):
+    """A pack file whose structure is refused before it is built (see `_StrictLoader`)."""
+
+    def __init__(self, event: yaml.Event, reason: str) -> None:
+        super().__init__(reason)
+        self.line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        self.reason = reason
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice (PyYAML would keep the last silently)."""
+    """Safe YAML that refuses a key given twice (PyYAML would keep the last silently), nesting
+    deeper than `MAX_YAML_DEPTH`, an alias of the node it sits in, and aliases that stand for
+    more than `MAX_ALIAS_VALUES` values in all: the shipped cases reuse an anchor (`<<: *base`)
+    a few dozen times, an alias bomb ("billion laughs") nests aliases to stand for billions."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._open_anchors: set[str] = set()
+        self._alias_values = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            alias = clip(str(event.anchor))
+            if event.anchor in self._open_anchors:
+                raise _Refused(event, f"alias *{alias} is used inside the value it names; "
+                                      "YAML that refers to itself is not allowed.")
+            node = super().compose_node(parent, index)
+            if node is not None:
+                self._alias_values += self._size(node)
+            if self._alias_values > MAX_ALIAS_VALUES:
+                raise _Refused(event, f"alias *{alias} makes the aliases of this file stand "
+                                      f"for more than {MAX_ALIAS_VALUES:,} values; reuse an "
+                                      "anchor a few times, do not nest aliases to multiply "
+                                      "it.")
+            return node
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _Refused(event, f"nests deeper than {MAX_YAML_DEPTH} levels.")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        node = super().compose_node(parent, index)
+        self._open_anchors.discard(anchor)
+        self._depth -= 1
+        return node
+
+    def _size(self, node: yaml.Node) -> int:
+        """How many values `node` stands for, aliases in it expanded (computed once a node)."""
+        found = self._sizes.get(id(node))
+        if found is None:
+            if isinstance(node, yaml.SequenceNode):
+                found = 1 + sum(self._size(item) for item in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                found = 1 + sum(self._size(key) + self._size(value) for key, value in node.value)
+            else:
+                found = 1
+            self._sizes[id(node)] = found
+        return found
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -164,7 +229,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark)
+                None, None, f"key {echo(key)} is given twice", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=True)
 
@@ -177,15 +242,29 @@ def _read_yaml(path: Path, shown: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise PackError(f"{shown}: cannot be read ({err}).") from None
+        raise PackError(f"{shown}: cannot be read ({clip(str(err), 200)}).") from None
     return _parse_yaml(text, shown)
 
 
 def _parse_yaml(text: str, shown: str) -> Any:
+    """The YAML of one pack file; PackError (the file, the line, the reason) when refused."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise PackError(f"{shown}: larger than {MAX_FILE_BYTES:,} bytes.")
+    loader = _StrictLoader(text)
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+        return loader.get_single_data()
+    except _Refused as refused:
+        raise PackError(f"{shown}: line {refused.line}: {refused.reason}") from None
+    except yaml.MarkedYAMLError as err:
+        where = err.problem_mark or err.context_mark
+        problem = " ".join(f"{err.context or ''} {err.problem or ''}".split())
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise PackError(f"{shown}: is not valid YAML: {clip(problem, 200)}{line}") from None
     except yaml.YAMLError as err:
-        raise PackError(f"{shown}: is not valid YAML: {' '.join(str(err).split())}") from None
+        raise PackError(f"{shown}: is not valid YAML: "
+                        f"{clip(' '.join(str(err).split()), 200)}") from None
+    finally:
+        loader.dispose()
 
 
 def load_pack_text(pack_text: str, cases_text: str, *, shown: str = "pack") -> Pack:
@@ -207,15 +286,15 @@ def parse_pack(data: Any, cases: Any = None, *, source: str = "pack.yaml",
     _check_keys(data, PACK_KEYS, PACK_OPTIONAL_KEYS, source)
     pack_id = data["id"]
     if not isinstance(pack_id, str) or not PACK_ID.fullmatch(pack_id):
-        raise PackError(f"{source}: id {pack_id!r} must be lower case letters, digits, - or _ "
+        raise PackError(f"{source}: id {echo(pack_id)} must be lower case letters, digits, - or _ "
                         "(at most 40).", fields={"id": "invalid"})
     region = data["region"]
     if region not in REGIONS:
-        raise PackError(f"{source}: region {region!r} must be one of {', '.join(REGIONS)}.",
+        raise PackError(f"{source}: region {echo(region)} must be one of {', '.join(REGIONS)}.",
                         fields={"region": "invalid"})
     version = data["version"]
     if not isinstance(version, str) or not VERSION.fullmatch(version):
-        raise PackError(f"{source}: version {version!r} must be text like '2024.7.0' or "
+        raise PackError(f"{source}: version {echo(version)} must be text like '2024.7.0' or "
                         "'1.2.0-rc1' (quote it in YAML).", fields={"version": "invalid"})
     effective = _effective_date(data["effective_date"], source)
     title = data["title"]
@@ -261,7 +340,7 @@ def _check_keys(data: Mapping[Any, Any], required: frozenset[str], optional: fro
                 where: str) -> None:
     unknown = sorted(str(key) for key in data if key not in required | optional)
     if unknown:
-        raise PackError(f"{where}: unknown key {', '.join(repr(k) for k in unknown)}; "
+        raise PackError(f"{where}: unknown key {clip(', '.join(map(echo, unknown)), 200)}; "
                         f"allowed: {', '.join(sorted(required | optional))}.",
                         fields={key: "unknown" for key in unknown})
     missing = sorted(required - set(data))
@@ -278,7 +357,7 @@ def _effective_date(value: Any, source: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise PackError(f"{source}: effective_date {value!r} must be a date YYYY-MM-DD.",
+    raise PackError(f"{source}: effective_date {echo(value)} must be a date YYYY-MM-DD.",
                     fields={"effective_date": "invalid"})
 
 
@@ -288,7 +367,7 @@ def _parse_rule(raw: Any, index: int, source: str) -> Rule:
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id) or \
             len(rule_id) > MAX_RULE_ID:
-        raise PackError(f"{source}: rules[{index}]: id {rule_id!r} must be lower case letters "
+        raise PackError(f"{source}: rules[{index}]: id {echo(rule_id)} must be lower case letters "
                         "and digits joined by '-' or '.', e.g. nmpa-gsp67-temp.",
                         fields={"id": "invalid"})
     where = f"{source}: rule {rule_id}"
@@ -300,14 +379,14 @@ def _parse_rule(raw: Any, index: int, source: str) -> Rule:
     _check_keys(raw, RULE_KEYS, RULE_OPTIONAL_KEYS, where)
     step = raw["step"]
     if step not in STEPS:
-        raise fail("step", f"{step!r} is not a step; steps: {', '.join(STEPS)}")
+        raise fail("step", f"{echo(step)} is not a step; steps: {', '.join(STEPS)}")
     try:
         when = parse_condition(raw["when"], STEPS[step])
     except ConditionError as err:
         raise fail(err.location, err.reason) from None
     effect = raw["effect"]
     if effect not in EFFECTS:
-        raise fail("effect", f"{effect!r} is not an effect; effects: {', '.join(EFFECTS)}")
+        raise fail("effect", f"{echo(effect)} is not an effect; effects: {', '.join(EFFECTS)}")
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
         raise fail("params", "must be a mapping")
@@ -334,10 +413,10 @@ def _check_params(effect: str, params: dict[str, Any]) -> dict[str, Any]:
     """Params checked for the effect; ValueError(location, reason) when wrong."""
 
     def allow(*required: str, optional: tuple[str, ...] = ()) -> None:
-        unknown = sorted(set(params) - set(required) - set(optional))
+        unknown = sorted(set(params) - set(required) - set(optional), key=str)
         if unknown:
             allowed = ", ".join(sorted({*required, *optional})) or "none"
-            raise ValueError(f"params.{unknown[0]}", f"is not a parameter of {effect} "
+            raise ValueError(f"params.{clip(str(unknown[0]))}", f"is not a parameter of {effect} "
                                                      f"(allowed: {allowed})")
         absent = [name for name in required if name not in params]
         if absent:
@@ -348,16 +427,16 @@ def _check_params(effect: str, params: dict[str, Any]) -> dict[str, Any]:
     elif effect == "require_signature":
         allow("meaning")
         if params["meaning"] not in SIGNATURE_MEANINGS:
-            raise ValueError("params.meaning", f"{params['meaning']!r} is not a signature "
+            raise ValueError("params.meaning", f"{echo(params['meaning'])} is not a signature "
                                                f"meaning; use {', '.join(SIGNATURE_MEANINGS)}")
     elif effect == "require_second_person":
         allow("of_step")
         if params["of_step"] not in STEPS:
-            raise ValueError("params.of_step", f"{params['of_step']!r} is not a step")
+            raise ValueError("params.of_step", f"{echo(params['of_step'])} is not a step")
     elif effect == "quarantine":
         allow("status", optional=("temperature_controlled",))
         if params["status"] not in QUARANTINE_STATUSES:
-            raise ValueError("params.status", f"{params['status']!r} must be one of "
+            raise ValueError("params.status", f"{echo(params['status'])} must be one of "
                                               f"{', '.join(QUARANTINE_STATUSES)}")
         if not isinstance(params.get("temperature_controlled", False), bool):
             raise ValueError("params.temperature_controlled", "must be true or false")
@@ -376,9 +455,9 @@ def _check_params(effect: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _check_deadline(params: dict[str, Any]) -> None:
     allowed = {"deadline_hours", "deadline_working_days", "notify"}
-    unknown = sorted(set(params) - allowed)
+    unknown = sorted(set(params) - allowed, key=str)
     if unknown:
-        raise ValueError(f"params.{unknown[0]}", "is not a parameter of notify_within "
+        raise ValueError(f"params.{clip(str(unknown[0]))}", "is not a parameter of notify_within "
                                                  f"(allowed: {', '.join(sorted(allowed))})")
     given = [name for name in ("deadline_hours", "deadline_working_days") if name in params]
     if len(given) != 1:
@@ -408,14 +487,14 @@ def _parse_cases(raw: Any, pack: Pack, source: str) -> tuple[Case, ...]:
         name = raw_case.get("name")
         if not isinstance(name, str) or not name.strip():
             raise PackError(f"{source}: cases[{index}]: name must be non-empty text.")
-        where = f"{source}: case {name!r}"
+        where = f"{source}: case {echo(name)}"
         if name in names:
             raise PackError(f"{where}: name is used by another case.")
         names.add(name)
         _check_keys(raw_case, CASE_KEYS, frozenset(), where)
         step = raw_case["step"]
         if step not in STEPS:
-            raise PackError(f"{where}: step {step!r} is not a step.")
+            raise PackError(f"{where}: step {echo(step)} is not a step.")
         fact = raw_case["fact"]
         if not isinstance(fact, Mapping):
             raise PackError(f"{where}: fact must be a mapping of field to value.")
@@ -432,7 +511,7 @@ def _parse_cases(raw: Any, pack: Pack, source: str) -> tuple[Case, ...]:
         step_rules = {rule.id for rule in pack.rules_for(step)}
         for rule_id in expect:
             if rule_id not in step_rules:
-                raise PackError(f"{where}: expect names {rule_id!r}, which is not a rule of "
+                raise PackError(f"{where}: expect names {echo(rule_id)}, which is not a rule of "
                                 f"this pack at step {step}.")
         if len(set(expect)) != len(expect):
             raise PackError(f"{where}: expect names a rule twice.")

@@ -28,14 +28,19 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.masterdata.models import Site
-from engine.rules.errors import GateError, PackError
+from engine.rules.errors import GateError, PackError, clip, echo
 from engine.rules.gate import Gate, get_gate
 from engine.rules.lifecycle import CaseReport, PackChange, diff_packs, run_cases
 from engine.rules.models import RuleGeneration, RulePackActivation, RulePackVersion
-from engine.rules.pack import PACK_ID, Pack, default_rules_root, load_pack_text, pack_names
+from engine.rules.pack import (
+    MAX_FILE_BYTES,
+    PACK_ID,
+    Pack,
+    default_rules_root,
+    load_pack_text,
+    pack_names,
+)
 
-MAX_FILE_BYTES = 1_000_000
-"Largest pack.yaml or cases.yaml accepted (the shipped ones are under 60 kB)."
 MAX_ZIP_MEMBERS = 50
 PAST_GRACE = timedelta(minutes=10)
 "An effective time this far in the past is taken as 'now' (a form filled a minute ago)."
@@ -76,7 +81,7 @@ def pack_folder(name_or_path: str | Path, rules_root: Path | None = None) -> Pat
             or name_or_path in (".", ".."):
         return Path(name_or_path)
     if not PACK_ID.fullmatch(name_or_path):
-        raise PackError(f"{name_or_path!r} is not a pack name (lower case letters, digits, - "
+        raise PackError(f"{echo(name_or_path)} is not a pack name (lower case letters, digits, - "
                         "and _) nor a folder path.")
     return (rules_root or default_rules_root()) / name_or_path
 
@@ -113,6 +118,7 @@ def files_from_upload(pack_bytes: bytes, cases_bytes: bytes, shown: str = "uploa
 
 def files_from_zip(data: bytes, filename: str = "upload.zip") -> PackFiles:
     """A zip holding pack.yaml and cases.yaml (at its root or in one folder)."""
+    filename = clip(filename)
     shown = f"upload {filename}"
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -296,7 +302,7 @@ def version_by_label(label: str) -> RulePackVersion:
     pack_id, _, version = label.partition("@")
     row = find_version(pack_id.strip(), version.strip())
     if row is None:
-        raise NotFound(f"No stored version {label!r}; `gxpflow rules list` shows them.")
+        raise NotFound(f"No stored version {echo(label)}; `gxpflow rules list` shows them.")
     return row
 
 
@@ -345,7 +351,7 @@ def _site(site: Site | str) -> Site:
         return site
     found = db.session.scalar(select(Site).where(Site.code == site.strip()))
     if found is None:
-        raise NotFound(f"No site with code {site!r}.", fields={"site": "unknown site"})
+        raise NotFound(f"No site with code {echo(site)}.", fields={"site": "unknown site"})
     return found
 
 

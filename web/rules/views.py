@@ -76,7 +76,9 @@ def upload() -> tuple[str, int] | Response:
             if archive and archive.filename:
                 files = store.files_from_zip(archive.read(), archive.filename)
             elif pack_file and pack_file.filename and cases_file and cases_file.filename:
-                files = store.files_from_upload(pack_file.read(), cases_file.read())
+                # one byte over the limit is enough for the refusal to say "larger than"
+                limit = store.MAX_FILE_BYTES + 1
+                files = store.files_from_upload(pack_file.read(limit), cases_file.read(limit))
             else:
                 raise GxpError(_("Choose a zip holding pack.yaml and cases.yaml, or both "
                                  "YAML files."), code="invalid", status=422)

@@ -121,3 +121,22 @@ def test_the_real_command_validates_in_a_shell(stack: Stack) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "mdr 2024.1.0: 44/44 cases passed" in done.stdout
+
+
+def test_validate_and_import_refuse_an_alias_bomb_in_brief(app: Flask, tmp_path: Path) -> None:
+    folder = copy_pack("fda", tmp_path)
+    laughs = ['  - &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"  - &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    text = (folder / "pack.yaml").read_text(encoding="utf-8")
+    line = text[:text.index("id: fda")].count("\n") + 6  # where the first *l3 stands
+    edit(folder / "pack.yaml", "id: fda", "bomb:\n" + "\n".join(laughs) + "\nid: *l8")
+    for command in ("validate", "test", "import"):
+        result = gxpflow(app, command, str(folder))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(
+            f"{folder}: REFUSED {folder.parent.name}/fda/pack.yaml: line {line}: alias *l3 makes "
+            "the aliases of this file stand for more than 10,000 values")
+        assert len(result.stderr) < 2000
+    with app.app_context():
+        assert store.versions() == []
+        db.session.remove()

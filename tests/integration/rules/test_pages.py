@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,77 @@ def test_switch_off_from_the_history(client: FlaskClient, seeded: dict[str, int]
     with app.app_context():
         assert store.active_versions("RTM") == []
         db.session.remove()
+
+
+def alias_bomb() -> str:
+    """A "billion laughs" pack.yaml: nine levels of lists of nine aliases of the level before."""
+    lines = ['rules:', '  - &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  - &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    return "\n".join(lines) + "\nid: *l8\n"
+
+
+def refused_message(page: str) -> str:
+    found = re.search(r'<p class="field-error" role="alert">(.*?)</p>', page, re.S)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+def test_an_alias_bomb_upload_is_refused_with_a_short_page(client: FlaskClient,
+                                                            seeded: dict[str, int]) -> None:
+    login(client, "sarah")
+    token = csrf_token(client, "/rules/")
+    normal = len(text(client.post("/rules/upload", data={"csrf_token": token},
+                                  content_type="multipart/form-data")))
+    for data in (
+        {"pack_file": (io.BytesIO(alias_bomb().encode()), "pack.yaml"),
+         "cases_file": (io.BytesIO((RULES / "fda/cases.yaml").read_bytes()), "cases.yaml")},
+        {"archive": (io.BytesIO(zipped(RULES / "fda", **{"id:__fda": alias_bomb()})),
+                     "laughs.zip")},
+    ):
+        started = time.perf_counter()
+        refused = client.post("/rules/upload", data={"csrf_token": token, **data},
+                              content_type="multipart/form-data")
+        assert time.perf_counter() - started < 5
+        page = text(refused)
+        assert refused.status_code == 422 and "Upload refused" in page
+        message = refused_message(page)
+        assert len(message) < 2000
+        assert "/pack.yaml: line " in message and "makes the aliases of this file stand for " \
+            "more than 10,000 values" in message
+        assert len(page) < normal + 2000 and "lol" not in page
+    with client.application.app_context():
+        assert sorted(row.pack_id for row in store.versions()) == ["fda", "mdr", "nmpa"]
+        db.session.remove()
+
+
+def test_a_long_bogus_value_is_shown_cut_short(client: FlaskClient,
+                                               seeded: dict[str, int]) -> None:
+    login(client, "sarah")
+    token = csrf_token(client, "/rules/")
+    long_effect = "shout" * 10_000
+    refused = client.post("/rules/upload", data={
+        "csrf_token": token,
+        "archive": (io.BytesIO(zipped(RULES / "mdr", **{"effect:__warn": f"effect: "
+                                                        f"{long_effect}"})),
+                    "x" * 5000 + ".zip")}, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    message = refused_message(text(refused))
+    assert message.startswith(f"upload {'x' * 79}…/pack.yaml: rule ")
+    assert f"effect &#39;{('shout' * 16)[:78]}… is not an effect" in message
+    assert "is not an effect; effects: block" in message
+    assert len(message) < 500
+
+
+def test_an_oversized_file_is_refused(client: FlaskClient, seeded: dict[str, int],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lower limit than 1 MB: Werkzeug's test client leaks a temporary file for large bodies.
+    monkeypatch.setattr(store, "MAX_FILE_BYTES", 10_000)
+    login(client, "sarah")
+    token = csrf_token(client, "/rules/")
+    refused = client.post("/rules/upload", data={
+        "csrf_token": token,
+        "pack_file": (io.BytesIO((RULES / "fda/pack.yaml").read_bytes()), "pack.yaml"),
+        "cases_file": (io.BytesIO((RULES / "fda/cases.yaml").read_bytes()), "cases.yaml")},
+        content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert refused_message(text(refused)) == "upload/pack.yaml: larger than 10,000 bytes."
