@@ -250,9 +250,10 @@ def test_a_message_reusing_a_key_with_another_body_is_refused(world: World) -> N
     body = {"product": "THERMO", "lots": ["L1"], "level": "class II", "reason": "Cracked case",
             "source": "Manufacturer notice MN-8", "idempotency_key": "bus-000000043"}
     first = jobs.start_from_message.delay(body, "qm").get(timeout=60)
-    with pytest.raises(recalls.KeyReused) as refused:
+    # Through a real worker the refusal comes back as its base class (InvalidInput), with
+    # its message; in eager mode as KeyReused itself.
+    with pytest.raises(InvalidInput, match=recalls.KEY_REUSED):
         jobs.start_from_message.delay(dict(body, lots=["L1", "L2"]), "qm").get(timeout=60)
-    assert refused.value.fields == {"idempotency_key": recalls.KEY_REUSED}
     db.session.rollback()
     assert [r.number for r in db.session.scalars(select(Recall))] == [first["number"]]
 
