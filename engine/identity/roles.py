@@ -67,8 +67,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "rules.import": frozenset({COMPLIANCE_OFFICER}),
     "rules.test": frozenset({COMPLIANCE_OFFICER, QUALITY_MANAGER, PROCESS_OWNER}),
     # recalls
-    # An API client reads back the recalls it starts (GET /api/v1/recalls/<number>).
-    "recalls.view": ALL_STAFF | {API_CLIENT},
+    # An API client reads back only the recalls it started (GET /api/v1/recalls/<number>,
+    # checked there), never the others: see `recalls.start`.
+    "recalls.view": ALL_STAFF,
     "recalls.start": frozenset({QUALITY_MANAGER, COMPLIANCE_OFFICER, API_CLIENT}),
     "recalls.close": frozenset({QUALITY_MANAGER}),
     # device tracking reports to manufacturers (21 CFR 821)

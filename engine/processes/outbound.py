@@ -14,6 +14,7 @@ and a failed check sets them aside there in quarantine for QA's decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -251,21 +252,38 @@ def check_facts(context: StepContext) -> dict[str, Any]:
     site = sf.site_of(context)
     product = sf.product_of(_order(context)["product"])
     picked = _picked(context)
-    sf.check_scans(context.form.get("udi_scans"), product, {p["lot_no"] for p in picked},
-                   {p["serial"] for p in picked if p["serial"]})
+    lots, serials = {p["lot_no"] for p in picked}, {p["serial"] for p in picked if p["serial"]}
+    scans = sf.check_scans(context.form.get("udi_scans"), product, lots, serials)
+    status = _picked_status(context, site, product)
+    if (_passes(context.form) and status == "available" and sf.udi_applicable(product)
+            and sf.udi_on_file(product)):
+        # The check scans the goods itself (出库复核): every lot and serial picked, not the
+        # picker's scans confirmed; a failed check (or held goods) is recorded without.
+        unscanned = sorted(lots - {s["lot"] for s in scans}) + sorted(
+            serials - {s["serial"] for s in scans})
+        if unscanned:
+            raise InvalidInput(
+                f"Scan every picked unit at the check; not scanned: {', '.join(unscanned)}.",
+                zh=f"复核须逐一扫描所拣货品；未扫描：{'、'.join(unscanned)}。",
+                fields={"udi_scans": f"Not scanned: {', '.join(unscanned)}."})
     expiries = [p["expiry"] for p in picked if p.get("expiry")]
-    found: dict[str, Any] = {"stock_status": _picked_status(context, site, product)}
+    found: dict[str, Any] = {"stock_status": status}
     if expiries:
         found["days_to_expiry"] = sf.days_left(date.fromisoformat(min(expiries)), site)
     return found
 
 
+def _passes(form: Mapping[str, Any]) -> bool:
+    """What the checker's answers say: nothing damaged, sealed, legible, matching, no anomaly."""
+    return (not form.get("package_damaged") and bool(form.get("seal_intact"))
+            and bool(form.get("label_legible")) and bool(form.get("label_matches"))
+            and not form.get("anomaly_found"))
+
+
 @effect("outbound.check")
 def check_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     form = context.form
-    passed = (not form.get("package_damaged") and bool(form.get("seal_intact"))
-              and bool(form.get("label_legible")) and bool(form.get("label_matches"))
-              and not form.get("anomaly_found")
+    passed = (_passes(form)
               and context.facts.get("stock_status") == "available"
               and (context.facts.get("days_to_expiry") is None
                    or context.facts["days_to_expiry"] >= 0))

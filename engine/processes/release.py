@@ -26,6 +26,7 @@ from engine.masterdata.models import Product, Site
 from engine.processes import effect, facts, needs_site
 from engine.processes import stockfacts as sf
 from engine.processes.outbound import _review_demanded
+from engine.recall import holds
 from engine.workflow.models import ProcessInstance
 from engine.workflow.runtime import GateOutcome, StepContext
 
@@ -49,23 +50,31 @@ def inspection_completed(lot: Lot, status: str) -> bool:
                 StockMovement.to_status == "quarantine")).limit(1)) is not None
 
 
-def receiving_in_progress(lot: Lot, site: Site, serial: str = "") -> ProcessInstance | None:
-    """An unfinished receiving at the site that brought this lot (or serial) into quarantine:
-    its inspection and putaway decide that stock, not a release."""
-    received = select(StockMovement.instance_id).where(
+def receiving_in_progress(lot: Lot, site: Site, serial: str = ""
+                          ) -> tuple[ProcessInstance | None, set[tuple[int, str]]]:
+    """The unfinished receivings at the site that brought this lot (or serial) into
+    quarantine, and where: (location, serial) places whose quarantined stock their inspection
+    and putaway decide, not a release. Returns the first such receiving (None if none)."""
+    received = select(StockMovement.instance_id, StockMovement.to_location_id,
+                      StockMovement.serial).where(
         StockMovement.lot_id == lot.id, StockMovement.kind.in_(("receive", "return")),
         StockMovement.to_status == "quarantine", StockMovement.instance_id.is_not(None))
     if serial:
         received = received.where(StockMovement.serial == serial)
-    ids = [int(i) for i in db.session.scalars(received.distinct()) if i and i.isdigit()]
-    if not ids:
-        return None
-    return db.session.scalar(
+    places: dict[int, set[tuple[int, str]]] = {}
+    for instance_id, location_id, unit in db.session.execute(received):
+        if instance_id and instance_id.isdigit() and location_id is not None:
+            places.setdefault(int(instance_id), set()).add((location_id, unit))
+    if not places:
+        return None, set()
+    open_ones = list(db.session.scalars(
         select(ProcessInstance).where(
-            ProcessInstance.id.in_(ids), ProcessInstance.process_key == "receiving",
+            ProcessInstance.id.in_(places), ProcessInstance.process_key == "receiving",
             ProcessInstance.site_code == site.code,
             ProcessInstance.status.in_(("running", "waiting", "suspended", "error")))
-        .order_by(ProcessInstance.id).limit(1))
+        .order_by(ProcessInstance.id)))
+    taken = {place for instance in open_ones for place in places[instance.id]}
+    return (open_ones[0] if open_ones else None), taken
 
 
 def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, list[Any]]:
@@ -78,15 +87,19 @@ def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, l
     if status not in ("quarantine", "nonconforming"):
         raise InvalidInput("A quality decision is about quarantined or nonconforming stock.",
                            fields={"from_status": "quarantine or nonconforming"})
-    if status == "quarantine":
-        receiving = receiving_in_progress(lot, site, serial)
-        if receiving is not None:
+    balances = sf.held_balances(lot, site, status, serial)
+    if status == "quarantine":  # stock a receiving is still inspecting is not decided here
+        receiving, taken = receiving_in_progress(lot, site, serial)
+        decidable = [b for b in balances if (b.location_id, b.serial) not in taken]
+        if receiving is not None and balances and not decidable:
             raise InvalidInput(
                 f"Lot {lot.lot_no} is still being received at {site.code} (receiving "
                 f"#{receiving.id}, {receiving.subject}): its inspection and putaway decide its "
                 "quarantined stock. Decide on it after that receiving has ended.",
+                zh=f"批号 {lot.lot_no} 正在 {site.code} 收货（收货流程 #{receiving.id}）："
+                   "其待验货品由验收和入库决定，请在该收货流程结束后再处理。",
                 fields={"lot_no": f"In receiving #{receiving.id}."})
-    balances = sf.held_balances(lot, site, status, serial)
+        balances = decidable
     total = sum(b.quantity for b in balances)
     if total == 0:
         raise InvalidInput(f"There is no {status} stock of lot {lot.lot_no} "
@@ -129,6 +142,15 @@ def decide_facts(context: StepContext) -> dict[str, Any]:
     if not sf.udi_on_file(product):
         found["udi_present"] = False  # no UDI-DI recorded: the label cannot carry one
     if disposition == "release":
+        recall = holds.open_recall_of(lot, serial)
+        if recall is not None:  # the ledger would refuse it at execution, after the signature
+            raise InvalidInput(
+                f"Lot {lot.lot_no} is under recall {recall}: it cannot be released while the "
+                "recall is open. Return it to the supplier or scrap it, or decide after the "
+                "recall is closed.",
+                zh=f"批号 {lot.lot_no} 正在召回（{recall}）：召回结束前不能放行。请退回供应商或"
+                   "报废，或在召回结束后再处理。",
+                fields={"disposition": f"Under recall {recall}."})
         found["_target"] = sf.release_location(site, product, context.form.get("target_location"))
     elif disposition == "return_to_supplier":
         supplier = lot.supplier or product.manufacturer

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from engine import signals
 from engine.db import db
@@ -22,15 +23,42 @@ from engine.recall.models import Recall
 SELLABLE = ("available", "picked")
 
 
+_CACHE = "gxpflow.open_recalls"
+
+
+def _open_recalls(product_id: int) -> list[tuple[str, set[str], set[str]]]:
+    """(number, lots, serials) of the product's open recalls, read once per transaction (a
+    putaway or pick of hundreds of units posts hundreds of times); forgotten when a recall is
+    written or the transaction ends."""
+    cache: dict[int, list[tuple[str, set[str], set[str]]]] = db.session.info.setdefault(
+        _CACHE, {})
+    found = cache.get(product_id)
+    if found is None:
+        rows = db.session.execute(
+            select(Recall.number, Recall.lots, Recall.serials)
+            .where(Recall.product_id == product_id, Recall.status == "open")
+            .order_by(Recall.id))
+        found = cache[product_id] = [(str(number), set(json.loads(lots)),
+                                      set(json.loads(serials))) for number, lots, serials in rows]
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_recall_write(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(obj, Recall) for obj in (*session.new, *session.dirty)):
+        session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, _transaction: Any) -> None:
+    session.info.pop(_CACHE, None)
+
+
 def open_recall_of(lot: Lot, serial: str = "") -> str | None:
     """The number of the first open recall covering this lot (or this serial of it)."""
-    rows = db.session.execute(
-        select(Recall.number, Recall.lots, Recall.serials)
-        .where(Recall.product_id == lot.product_id, Recall.status == "open")
-        .order_by(Recall.id))
-    for number, lots, serials in rows:
-        if lot.lot_no in json.loads(lots) or (serial and serial in json.loads(serials)):
-            return str(number)
+    for number, lots, serials in _open_recalls(lot.product_id):
+        if lot.lot_no in lots or (serial and serial in serials):
+            return number
     return None
 
 

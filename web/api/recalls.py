@@ -120,9 +120,14 @@ def start_recall() -> tuple[Response, int]:
 
 @bp.get("/recalls/<number>")
 def get_recall(number: str) -> Response:
-    identity.require(security.user(), "recalls.view")
+    """A recall's state: staff read every recall, an API client the ones it started (another
+    client's recall is not found, so its numbers tell nothing)."""
+    user = security.user()
+    staff = identity.can(user, "recalls.view")
+    if not staff:
+        identity.require(user, "recalls.start")
     recall = db.session.scalar(select(Recall).where(Recall.number == number))
-    if recall is None:
+    if recall is None or not (staff or recall.started_by == user.id):
         raise NotFound(f"No recall {number}.")
     return jsonify(_dump(recall))
 
@@ -147,4 +152,5 @@ document("/recalls", "post", "Start a recall (Idempotency-Key header required)",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
                               "pattern": "^[\\x20-\\x7E]+$"}},))
 document("/recalls/{number}", "get", "A recall's state: held units, customers notified",
-         RecallSchema, permission="recalls.view", errors={404: "No recall with this number"})
+         RecallSchema, permission="recalls.view (an API client: recalls.start, its own)",
+         errors={404: "No recall with this number (for an API client: none it started)"})

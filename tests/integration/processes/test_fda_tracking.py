@@ -28,7 +28,8 @@ def _checked_sale(world: sw.World, subject: str) -> int:
     sw.step(world, "oper", instance, "outbound.order", order(45))
     sw.step(world, "oper", instance, "outbound.pick", pick("T-EARLY", "T-LATE"))
     sw.step(world, "insp1", instance, "outbound.check",
-            {**CHECK_OK, "udi_scans": sw.label(sw.THERMO, "T-EARLY", sw.expiry_of("T-EARLY"))})
+            {**CHECK_OK, "udi_scans": "\n".join(sw.label(sw.THERMO, lot, sw.expiry_of(lot))
+                                                for lot in ("T-EARLY", "T-LATE"))})
     sw.step(world, "insp2", instance, "review.dual", {"review_decision": "confirmed"})
     return instance
 

@@ -99,8 +99,11 @@ def test_outbound_end_to_end(world: World) -> None:
     assert "T-EARLY" in goods and "T-LATE" in goods and "T-RECALL" not in goods
     assert label(THERMO, "T-LATE", expiry_of("T-LATE")) not in page.split('name="udi_scans"')[1] \
         .split("</textarea>")[0], "the checker scans again: the picker's scans are not filled in"
-    complete(world, "insp1", check,
-             {**CHECK_OK, "udi_scans": label(THERMO, "T-EARLY", expiry_of("T-EARLY"))})
+    partly = complete(world, "insp1", check, {**CHECK_OK, "udi_scans": label(
+        THERMO, "T-EARLY", expiry_of("T-EARLY"))}, expect=422)
+    assert "not scanned: T-LATE" in text(partly), "the check scans every picked lot"
+    complete(world, "insp1", check, {**CHECK_OK, "udi_scans": "\n".join(
+        label(THERMO, lot, expiry_of(lot)) for lot in ("T-EARLY", "T-LATE"))})
     # Every pack demands a second person for a passed check: the checker cannot review it.
     review = open_task(world, "insp1", instance, "review.dual")
     refused = complete(world, "insp1", review, {"review_decision": "confirmed"}, expect=422)
@@ -252,7 +255,9 @@ def test_serialised_cold_chain_shipment_needs_the_cold_chain_checklist(world: Wo
     gel_expiry = TODAY + timedelta(days=400)
     step(world, "oper", instance, "outbound.pick",
          {"picked_all": "y", "udi_scans": label(GEL, "G-1", gel_expiry, "G0001")})
-    step(world, "insp1", instance, "outbound.check", CHECK_OK)
+    step(world, "insp1", instance, "outbound.check",
+         {**CHECK_OK, "udi_scans": label(GEL, "G-1", gel_expiry, "G0001") + "\n"
+          + label(GEL, "G-1", gel_expiry, "G0002")})
     review = open_task(world, "insp2", instance, "review.dual")
     complete(world, "insp2", review, {"review_decision": "confirmed"})
     ship = open_task(world, "oper", instance, "outbound.ship")

@@ -154,3 +154,32 @@ def test_the_decision_corrects_a_quantity_larger_than_what_is_held(world: World)
     complete(world, "qm", task, decision("scrap", quantity="5"))
     [scrapped] = movements_of(world.app, instance)
     assert (scrapped["kind"], scrapped["quantity"]) == ("scrap", 5)
+
+
+@pytest.mark.parametrize("world", ["SH"], indirect=True)
+def test_stock_of_a_lot_under_an_open_recall_is_not_released(world: World) -> None:
+    from engine import audit
+    from engine.db import db
+    from engine.identity import service as identity
+    from engine.ledger import service as ledger
+    from engine.masterdata import service as md
+    from engine.recall import service as recalls
+
+    with world.app.app_context():
+        thermo = md.get_product("THERMO")
+        recalls.start(identity.find_user("qm"), product=thermo, lots=["T-LATE"], level="II",
+                      reason="Cracked housings", source="Manufacturer notice MN-77")
+        # Units of the lot that come back later wait in quarantine for a decision.
+        ledger.receive(audit.SYSTEM, md.get_location("SH", "Q-01"), thermo, "T-LATE", 3,
+                       supplier=md.get_party("SUP"), document="RET-77",
+                       expiry=ledger.get_lot(thermo, "T-LATE").expiry_date)
+        db.session.commit()
+    instance = start(world, "qm", "release", "QD T-LATE", held("THERMO", "T-LATE",
+                                                               "quarantine"))
+    task = open_task(world, "qm", instance, "release.decide")
+    refused = complete(world, "qm", task, decision("release", target_location="A-01"),
+                       expect=422)
+    assert "is under recall RC-" in text(refused)
+    assert movements_of(world.app, instance) == [] and signatures(world.app) == []
+    complete(world, "qm", task, decision("scrap"))  # scrapping it is still possible
+    assert [m["kind"] for m in movements_of(world.app, instance)] == ["scrap"]

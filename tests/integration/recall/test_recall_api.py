@@ -117,7 +117,8 @@ def test_the_idempotency_key_header_is_checked(
 
 
 def test_the_api_client_reads_the_recall_it_started(
-        app: Flask, client: FlaskClient, token: str) -> None:
+        app: Flask, client: FlaskClient, token: str, make_user: Any) -> None:
+    make_user("portal", "api_client", full_name="Manufacturer portal")
     started = _post(client, token, BODY, key="MN-9-ERP-2").get_json()
     auth = {"Authorization": f"Bearer {token}"}
     read = client.get(f"/api/v1/recalls/{started['number']}", headers=auth)
@@ -126,11 +127,17 @@ def test_the_api_client_reads_the_recall_it_started(
     assert recall["number"] == started["number"] and recall["status"] == "open"
     assert recall["lots"] == ["L1"] and recall["held_units"] == 16 and recall["customers"] == 2
     assert client.get("/api/v1/recalls/RC-1999-00001", headers=auth).status_code == 404
-    # Reading recalls is all the role gained.
+    # Another client's recall is not found: a client reads the recalls it started only.
+    with app.app_context():
+        other = identity.create_token(audit.SYSTEM, identity.find_user("portal"), "Portal")
+        db.session.commit()
+    hidden = client.get(f"/api/v1/recalls/{started['number']}",
+                        headers={"Authorization": f"Bearer {other}"})
+    assert hidden.status_code == 404
     from engine.identity.roles import API_CLIENT, PERMISSIONS
 
     assert {action for action, allowed in PERMISSIONS.items() if API_CLIENT in allowed} == {
-        "instances.start", "recalls.start", "recalls.view"}
+        "instances.start", "recalls.start"}
 
 
 def test_a_lot_or_serial_under_an_open_recall_is_not_recalled_again(
