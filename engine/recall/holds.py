@@ -74,4 +74,6 @@ def _refuse_sale_of_recalled_stock(kind: str, *, movement: StockMovement, **_: A
         raise Conflict(f"The {unit} is under recall {number}: it stays held and cannot become "
                        f"{movement.to_status}. Keep it in recalled status until the quality "
                        "manager closes the recall.",
+                       zh=f"{lot.lot_no}{' / ' + movement.serial if movement.serial else ''} "
+                          f"正在召回（{number}）：须继续扣留，召回结束前不能转为可用或拣货。",
                        fields={"status": f"Under recall {number}."})

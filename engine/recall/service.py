@@ -299,6 +299,8 @@ def _refuse_second_recall(product: Product, affected: Sequence[Affected]) -> Non
             f"Already under an open recall: {', '.join(units)}. Follow that recall (its "
             "customers are being told and its stock is held) or close it first; to recall "
             "other lots or serials now, leave these out.",
+            zh=f"已在进行中的召回内：{'；'.join(units)}。请跟进该召回（已通知客户并扣留库存）"
+               "或先将其关闭；如需现在召回其他批号或序列号，请去掉这些。",
             fields={field: "Under open recall: " + ", ".join(found)
                     for field, found in taken.items()})
 

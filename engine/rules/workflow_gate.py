@@ -133,8 +133,9 @@ def _message(verdict: Verdict, fact: Mapping[str, Any],
         # missing items (a delivery note's), or not in it at all; when none is, all.
         listed = {item for value in fact.values() if isinstance(value, list | tuple)
                   for item in value if isinstance(item, str)}
-        named = ([f for f in fields if f in fact and fact[f] in (None, "", [], {})]
-                 or [f for f in fields if f in listed]
+        # Empty and listed ones together; fields the fact does not carry at all only when
+        # nothing else says what is missing (they may be carried under another name).
+        named = ([f for f in fields if f in listed or (f in fact and fact[f] in (None, "", [], {}))]
                  or [f for f in fields if f not in fact] or fields)
 
         def label(name: str, locale: str) -> str:

@@ -197,14 +197,16 @@ def _parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
 
 def rename_process(xml: bytes, old: str, new: str) -> bytes:
     """The document with process `old` renamed `new` (the process element's id and every
-    processRef to it): how a process made from the modeler's starter gets its own key.
-    Unreadable input comes back unchanged, for validation to refuse."""
+    processRef and diagram element pointing to it): how a process made from the modeler's
+    starter gets its own key. Unreadable input comes back unchanged, for validation to
+    refuse."""
     root, problems = parse_document(xml)
     if root is None or problems:
         return xml
     for element in root.iter():
-        if element.get("processRef") == old:
-            element.set("processRef", new)
+        for attribute in ("processRef", "bpmnElement"):  # the pool, and the diagram's plane
+            if element.get(attribute) == old:
+                element.set(attribute, new)
         if element.tag == f"{{{BPMN_NS}}}process" and element.get("id") == old:
             element.set("id", new)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.specs.mixins import ServiceTaskMixin, UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, inspect, select, update
 from sqlalchemy import event as orm_event
@@ -83,6 +83,10 @@ def _advancing(instance_id: int) -> Iterator[None]:
     finally:
         busy.discard(instance_id)
 
+
+#: (definition, step) -> its declared four-eyes step (None: none), as the workflow said it:
+#: a deployed version never changes, so a claim need not read the workflow to know.
+_FOUR_EYES: dict[tuple[int, str], str | None] = {}
 
 #: Task and instance statuses in Chinese, for refusals that name them.
 _STATUS_ZH = {"open": "待办", "completed": "已完成", "cancelled": "已取消", "running": "运行中",
@@ -424,11 +428,20 @@ class Runtime:
     def four_eyes(self, row: HumanTask, task: Any = None) -> tuple[str, int | None] | None:
         """For a task declared four-eyes: the step it must be done apart from and who performed
         it (None while nobody has); None for other tasks. `task`: the spiff task, if loaded."""
+        instance = db.session.get(ProcessInstance, row.instance_id)
+        assert instance is not None
+        known = (instance.definition_id, row.step)
         if task is None:
-            instance = db.session.get(ProcessInstance, row.instance_id)
-            assert instance is not None
-            task = self.load(instance).get_task_from_id(_uuid(row.task_guid))
+            if _FOUR_EYES.get(known, "") is None:
+                return None  # the step declares none: no need to read the workflow
+            try:
+                task = self.load(instance).get_task_from_id(_uuid(row.task_guid))
+            except TaskNotFoundException:
+                task = None
+            if task is None:
+                return None  # gone from its workflow: completing it says so
         declared = user_task_meta(task.task_spec).four_eyes_with
+        _FOUR_EYES[known] = declared or None
         if not declared:
             return None
         step = _four_eyes_step(declared, task)

@@ -176,10 +176,14 @@ def deploy_signed(user: User, xml: bytes, filename: str, *, password: str, note:
     if edits is not None and key != edits:
         raise InvalidInput(f"This diagram's process id is {key}, but the modeler is editing "
                            f"{edits}: deploy it under {edits}'s id, or start a new process.",
+                           zh=f"此流程图的流程标识为 {key}，而正在编辑的是 {edits}：请以 {edits} "
+                              "的标识部署，或新建流程。",
                            fields={"key": f"Expected {edits}."})
     if new and next_version(key) > 1:
         raise Conflict(f"A process with the key {key} exists already: give the new process "
-                       f"its own key, or open {key} in the modeler to change it.")
+                       f"its own key, or open {key} in the modeler to change it.",
+                       zh=f"标识为 {key} 的流程已存在：请为新流程另取标识，或在建模器中打开 {key} "
+                          "进行修改。")
     digest = hashlib.sha256(xml).hexdigest()
     current = active_definition(key, missing_ok=True)
     if current is not None and current.sha256 == digest:

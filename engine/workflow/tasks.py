@@ -4,7 +4,7 @@ messages. No database here; the runtime saves the workflow around these calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -181,26 +181,30 @@ def taken_flows(workflow: BpmnWorkflow) -> list[tuple[str, str]]:
     return sorted(taken)
 
 
+Labels = dict[str, dict[str, Mapping[str, str]]]
 #: Form field labels per deployed definition (a version never changes, so neither do they).
-_LABELS: dict[int, dict[str, Mapping[str, str]]] = {}
+_LABELS: dict[int, Labels] = {}
 
 
-def field_labels(definition_id: int, workflow: BpmnWorkflow) -> dict[str, Mapping[str, str]]:
-    """Field name -> {"en", "zh"} label from every user task form of the workflow's process
-    and the processes it calls, to show recorded data as its forms named it."""
+def field_labels(definition_id: int, workflow: Callable[[], BpmnWorkflow]) -> Labels:
+    """Step -> field name -> {"en", "zh"} label, from every user task form of the process and
+    the processes it calls, to show recorded data as the step's form named it. `workflow`
+    reads the instance's workflow, called only the first time a definition is asked for."""
     found = _LABELS.get(definition_id)
     if found is None:
         found = {}
-        for spec in (workflow.spec, *workflow.subprocess_specs.values()):
+        flow = workflow()
+        for spec in (flow.spec, *flow.subprocess_specs.values()):
             for task_spec in spec.task_specs.values():
                 if not getattr(task_spec, "manual", False):
                     continue
                 try:
-                    form = user_task_meta(task_spec).form
+                    meta = user_task_meta(task_spec)
                 except DefinitionInvalid:
                     continue
-                for form_field in form.fields if form else ():
+                step = found.setdefault(meta.step, {})
+                for form_field in meta.form.fields if meta.form else ():
                     if form_field.label:
-                        found.setdefault(form_field.name, form_field.label)
+                        step.setdefault(form_field.name, form_field.label)
         _LABELS[definition_id] = found
     return found

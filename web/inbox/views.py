@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -23,7 +22,7 @@ from engine.workflow.definitions import UserTaskMeta
 from engine.workflow.forms import FieldSpec, FormInvalid, FormSpec
 from engine.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import GateBlocked, SignatureRequired, current_runtime
-from engine.workflow.tasks import field_labels
+from engine.workflow.tasks import Labels, field_labels
 from web import security
 from web.auth.forms import EmptyForm
 from web.i18n import get_locale, get_timezone
@@ -224,9 +223,6 @@ def _shown(spec: FormSpec | None, data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-Labels = dict[str, Mapping[str, str]]
-
-
 def _load(row: HumanTask, instance: ProcessInstance
           ) -> tuple[UserTaskMeta | None, dict[str, Any], FourEyes | None, Labels]:
     """The task's meta, data, four-eyes condition and the process's field labels from the
@@ -235,7 +231,7 @@ def _load(row: HumanTask, instance: ProcessInstance
     try:
         task, meta, data = runtime.task_view(row)
         found = runtime.four_eyes(row, task)
-        labels = field_labels(instance.definition_id, task.workflow.top_workflow)
+        labels = field_labels(instance.definition_id, lambda: task.workflow.top_workflow)
     except (GxpError, AttributeError, ValueError, KeyError):
         return None, {}, None, {}
     if found is None:
@@ -249,10 +245,11 @@ def _load(row: HumanTask, instance: ProcessInstance
 
 
 def _labels(instance: ProcessInstance) -> Labels:
-    """The process's field labels for a page whose task is done (the workflow read once)."""
+    """The process's field labels for a page whose task is done (the workflow read only the
+    first time its definition is shown)."""
     try:
-        return field_labels(instance.definition_id, current_runtime().load(instance))
-    except GxpError:
+        return field_labels(instance.definition_id, lambda: current_runtime().load(instance))
+    except (GxpError, AttributeError, ValueError, KeyError):
         return {}
 
 

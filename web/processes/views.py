@@ -205,7 +205,7 @@ def deploy() -> tuple[str, int] | Response:
                             key=form.key.data or "", status=401)
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
-        return _deploy_page(form, message=refused.message, xml=xml_text,
+        return _deploy_page(form, message=refused.text(get_locale()), xml=xml_text,
                             key=form.key.data or "", status=409)
     except IntegrityError:
         db.session.rollback()
@@ -326,7 +326,7 @@ def instance(instance_id: int) -> str:
     try:
         workflow = current_runtime().load(found)
         states = {"elements": element_states(workflow), "flows": taken_flows(workflow)}
-        labels = field_labels(found.definition_id, workflow)
+        labels = field_labels(found.definition_id, lambda: workflow)
     except GxpError:
         states, labels = {"elements": {}, "flows": []}, {}
     tasks = list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == found.id)

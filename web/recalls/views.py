@@ -71,7 +71,7 @@ def start() -> str | Response:
         except GxpError as error:
             db.session.rollback()
             errors = {str(k): str(v) for k, v in error.fields.items()}
-            flash(error.message, "error")
+            flash(error.text(get_locale()), "error")
     return render_template("recalls/start.html", form=form, errors=errors)
 
 
@@ -129,7 +129,7 @@ def acknowledge(recall_id: int, consignee_id: int) -> Response:
             flash(_("Acknowledgement by {name} recorded.", name=row.party.name), "success")
         except GxpError as error:
             db.session.rollback()
-            flash(error.message, "error")
+            flash(error.text(get_locale()), "error")
     else:
         flash(_("Say how the customer acknowledged (who, how)."), "error")
     return redirect(url_for("recalls.show", recall_id=recall_id) + "#customers")
