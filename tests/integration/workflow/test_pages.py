@@ -373,13 +373,19 @@ def test_a_signed_deployment_and_a_wrong_password(
         assert "data-bpmn-viewer" in page and "bpmn-navigated-viewer" in page
 
 
-def test_the_modeler_page_loads_the_current_version_and_deploys_edits(
-    client: FlaskClient, make_user: Any
-) -> None:
+def owner_with_putaway(client: FlaskClient, make_user: Any) -> bytes:
+    """A process owner logged in, with putaway deployed; its BPMN."""
     make_user("owner", "process_owner")
     login(client, "owner")
     putaway = (SAMPLES / "putaway.bpmn").read_bytes()
     assert deploy(client, putaway, "putaway.bpmn").status_code == 302
+    return putaway
+
+
+def test_the_modeler_page_loads_the_current_version_and_deploys_edits(
+    client: FlaskClient, make_user: Any
+) -> None:
+    putaway = owner_with_putaway(client, make_user)
     page = text(client.get("/processes/putaway/modeler"))
     assert "bpmn-modeler.production.min.js" in page and 'name="csrf_token"' in page
     assert "Task_putaway" in page, "the current XML is in the page"
@@ -496,10 +502,7 @@ def test_a_clerk_cannot_suspend(
 def test_the_modeler_never_deploys_over_another_process(
     client: FlaskClient, make_user: Any
 ) -> None:
-    make_user("owner", "process_owner")
-    login(client, "owner")
-    putaway = (SAMPLES / "putaway.bpmn").read_bytes()
-    assert deploy(client, putaway, "putaway.bpmn").status_code == 302
+    putaway = owner_with_putaway(client, make_user)
     # Editing putaway, a diagram of another process is refused.
     other = putaway.decode().replace('id="putaway"', 'id="putaway_b"') \
         .replace('processRef="putaway"', 'processRef="putaway_b"')
