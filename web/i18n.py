@@ -197,6 +197,19 @@ def field_label(name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
     return label.get(get_locale()) or label.get("en") or name
 
 
+def form_problems(form: Any) -> str:
+    """A refused WTForms form's errors as one line naming each field by its label, in the
+    user's language: "Site: Not a valid choice.; Reason: This field is required." (the CSRF
+    token as an expired form)."""
+    parts = []
+    for name, errors in form.errors.items():
+        if name == "csrf_token":
+            parts.append(translate("The form expired; try again."))
+            continue
+        parts.append(f"{translate(str(form[name].label.text))}: {translate(str(errors[0]))}")
+    return "; ".join(parts)
+
+
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["gxpflow.settings"]
     return settings

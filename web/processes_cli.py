@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from flask.cli import AppGroup
 
 from engine import audit
 from engine.db import db
-from engine.errors import GxpError
+from engine.errors import GxpError, NotAuthenticated
+from engine.identity import service as identity
 from engine.workflow import store
 from engine.workflow.definitions import validate_bpmn
 
@@ -24,21 +26,23 @@ def validate_command(files: tuple[str, ...]) -> None:
 
     Runs without a database: call activities may name any process in the files given.
     """
-    documents = {}
+    documents: dict[str, bytes | None] = {}
     for name in files:
         try:
             documents[name] = Path(name).read_bytes()
         except OSError as error:
-            documents[name] = b""
+            documents[name] = None
             click.echo(f"{name}: REFUSED (file) cannot be read: {error.strerror}")
     keys = set()
     for xml in documents.values():
+        if not xml:
+            continue
         result = validate_bpmn(xml, "probe")
         if result.process_key:
             keys.add(result.process_key)
     refused = 0
     for name, xml in documents.items():
-        if not xml:
+        if xml is None:
             refused += 1
             continue
         result = validate_bpmn(xml, Path(name).name, called_processes=keys)
@@ -54,18 +58,39 @@ def validate_command(files: tuple[str, ...]) -> None:
 
 @processes_cli.command("deploy")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "username", required=True,
+              help="The process owner who deploys and signs.")
 @click.option("--note", default="", help="Why this version is deployed.")
-def deploy_command(file: str, note: str) -> None:
-    """Deploy a BPMN file as the new active version of its process."""
+@click.option("--password", prompt=True, hide_input=True,
+              help="The signer's password (prompted when left out).")
+def deploy_command(file: str, username: str, note: str, password: str) -> None:
+    """Deploy a BPMN file as the new active version of its process, signed (Part 11) by the
+    process owner named with --user, as the modeler's deploy is."""
+    user = identity.find_user(username)
+    if user is None:
+        click.echo(f"gxpflow: no user named {username!r}.", err=True)
+        sys.exit(1)
+    xml, name = Path(file).read_bytes(), Path(file).name
     try:
-        definition = store.deploy(audit.Actor(None, "cli"), Path(file).read_bytes(),
-                                  Path(file).name, note=note)
+        current = store.active_definition(validate_bpmn(xml, name).process_key or "",
+                                          missing_ok=True)
+        if current is not None and current.sha256 == hashlib.sha256(xml).hexdigest():
+            click.echo(f"{file}: already the active version of {current.key} "
+                       f"(v{current.version}); nothing deployed")
+            return
+        definition = store.deploy_signed(user, xml, name, password=password,
+                                         username=username, note=note)
+    except NotAuthenticated as refused:
+        db.session.commit()  # the failed signature attempt is evidence
+        click.echo(f"{file}: REFUSED {refused.message}", err=True)
+        sys.exit(1)
     except GxpError as refused:
         db.session.rollback()
         click.echo(f"{file}: REFUSED {refused.message}", err=True)
         sys.exit(1)
     db.session.commit()
-    click.echo(f"{file}: deployed {definition.key} v{definition.version} ({definition.status})")
+    click.echo(f"{file}: deployed {definition.key} v{definition.version} ({definition.status}), "
+               f"signed by {user.full_name} (signature {definition.signature_id})")
 
 
 @processes_cli.command("list")

@@ -174,7 +174,7 @@ def _signer(username: str) -> User:
 @click.option("--effective", default=None,
               help="When it takes effect: ISO date or date-time (site time unless a zone is "
                    "given); default now.")
-@click.option("--reason", default="", help="Why this version is activated.")
+@click.option("--reason", required=True, help="Why this version is activated.")
 @click.option("--password", prompt=True, hide_input=True,
               help="The signer's password (prompted when left out).")
 def activate_command(pack: str, site_code: str, username: str, effective: str | None,

@@ -393,8 +393,8 @@ def activate(actor: User, row: RulePackVersion, site: Site | str, *, password: s
              reason: str = "", first_in_session: bool = True) -> RulePackActivation:
     """Activate a version for a site from `effective_at` (default now), signed "approved".
 
-    Refused while any case fails, for a site of another region, or when that version is
-    already the one in effect. A later activation of the same pack supersedes this one.
+    Refused while any case fails, for a site of another region, without a reason, or when that
+    version is already the one in effect. A later activation of the same pack supersedes this one.
     """
     identity.require(actor, "rules.activate")
     target = _site(site)
@@ -407,6 +407,10 @@ def activate(actor: User, row: RulePackVersion, site: Site | str, *, password: s
             f"Activation refused: {len(report.failed)} of {len(report.results)} cases of "
             f"{row.label} fail ({failed}). Fix the pack and import it as a new version.",
             fields={"cases": failed})
+    if not reason.strip():
+        raise InvalidInput("Say why this version is activated.",
+                           zh="请说明启用此版本的原因。",
+                           fields={"reason": "A reason is required."})
     signature = signatures.sign(actor, password, ACTIVATION_MEANING, "rule_pack_version",
                                 row.id, signed_content(row, target, when),
                                 username=username, first_in_session=first_in_session)

@@ -202,7 +202,7 @@ def deploy_signed(user: User, xml: bytes, filename: str, *, password: str, note:
 
 def signature_check(definition: ProcessDefinition) -> signatures.SignatureCheck | None:
     """The deployment's signature and whether it still binds this exact file (None: unsigned,
-    e.g. shipped files loaded by `gxpflow init` or a CLI deployment)."""
+    e.g. the shipped files `gxpflow init` loads)."""
     if definition.signature_id is None:
         return None
     signature = db.session.get(Signature, definition.signature_id)

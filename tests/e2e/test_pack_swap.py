@@ -54,7 +54,7 @@ def test_activating_a_pack_changes_the_servers_next_decision(
     with app.app_context():
         officer = identity.find_user("officer")
         store.activate(officer, db.session.merge(nmpa), "SH", password=PASSWORD,
-                       username="officer", first_in_session=True)
+                       username="officer", first_in_session=True, reason="go live")
         db.session.commit()
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "rules.activate"))
         assert event is not None and event.actor_name == "Zhao Min"

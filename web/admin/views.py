@@ -32,7 +32,7 @@ from web.admin.forms import (
     TrainingForm,
 )
 from web.auth.forms import LANGUAGE_NAMES, language_choices, timezone_choices
-from web.i18n import get_locale
+from web.i18n import form_problems, get_locale
 from web.i18n import translate as _
 from web.paging import paginate
 from web.security import requires
@@ -279,9 +279,7 @@ def add_training(user_id: int) -> str | Response:
     form = TrainingForm()
     form.role.choices = _role_choices(include_api_client=False)
     if not form.validate_on_submit():
-        problems = "; ".join(f"{_(form[name].label.text)}: {_(errors[0])}"
-                             for name, errors in form.errors.items())
-        flash(_("The training record is incomplete.") + " " + problems, "error")
+        flash(_("The training record is incomplete.") + " " + form_problems(form), "error")
         return redirect(url_for("admin.user", user_id=user_id))
     role = form.role.data or ""
     trained_on: date = form.trained_on.data  # type: ignore[assignment]

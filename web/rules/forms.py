@@ -22,7 +22,7 @@ class ActivateForm(FlaskForm):
     site = SelectField("Site", validators=[DataRequired()])
     effective_at = DateTimeLocalField("Effective from", format="%Y-%m-%dT%H:%M",
                                       validators=[Optional()])
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
     confirm = BooleanField("I have reviewed the rules, the diff and the case results.")
     username = StringField("User name", validators=[DataRequired(), Length(max=60)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])

@@ -100,7 +100,6 @@ add_messages({
     "Back to the version": "返回版本",
     "Tick the confirmation: activation is a signed, irreversible act.":
         "请勾选确认：启用是经签名且不可撤销的操作。",
-    "Fill in every field.": "请填写所有字段。",
     "{label} is active at {site} from {when}, signed.":
         "{label} 已签名，自 {when} 起在 {site} 生效。",
     "All sites": "所有仓库",

@@ -17,7 +17,7 @@ from engine.rules import store
 from engine.rules.conditions import describe
 from engine.rules.models import RulePackActivation, RulePackVersion
 from web import security
-from web.i18n import get_timezone
+from web.i18n import form_problems, get_locale, get_timezone
 from web.i18n import translate as _
 from web.paging import paginate
 from web.rules import bp
@@ -171,10 +171,10 @@ def activate(version_id: int) -> tuple[str, int] | str | Response:
                     reason=form.reason.data or "")
             except NotAuthenticated as refused:
                 db.session.commit()  # the failed signature attempt is evidence (lock-out)
-                error, status = refused.message, 401
+                error, status = refused.text(get_locale()), 401
             except GxpError as refused:
                 db.session.rollback()
-                error, status = refused.message, refused.status
+                error, status = refused.text(get_locale()), refused.status
             else:
                 db.session.commit()
                 session[SIGNED_KEY] = True
@@ -182,7 +182,7 @@ def activate(version_id: int) -> tuple[str, int] | str | Response:
                         site=form.site.data, when=_local(activation.effective_at)), "info")
                 return redirect(url_for("rules.history", site=form.site.data))
     else:
-        error, status = _("Fill in every field."), 422
+        error, status = form_problems(form), 422
     report_ok = row.status == "passed"
     return render_template("rules/activate.html", row=row, form=form, error=error,
                            sites=sites, report_ok=report_ok, tz=get_timezone().key), status
@@ -238,10 +238,10 @@ def deactivate(site_code: str, pack_id: str) -> tuple[str, int] | Response:
                          username=form.username.data, reason=form.reason.data or "")
     except NotAuthenticated as refused:
         db.session.commit()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
     else:
         db.session.commit()
         session[SIGNED_KEY] = True

@@ -85,7 +85,7 @@ def test_activate_prompts_for_the_password_and_signs(app: Flask, make_user: Any)
         make_sites()
     make_user("sarah", "compliance_officer", full_name="Sarah Miller")
     wrong = gxpflow(app, "activate", "nmpa", "--site", "SH", "--user", "sarah",
-                    input="not-the-password\n")
+                    "--reason", "go live", input="not-the-password\n")
     assert wrong.exit_code == 1
     assert "password is wrong" in wrong.stderr
     result = gxpflow(app, "activate", "nmpa", "--site", "SH", "--user", "sarah",
@@ -101,7 +101,7 @@ def test_activate_prompts_for_the_password_and_signs(app: Flask, make_user: Any)
     history = gxpflow(app, "active", "--site", "SH")
     assert "Sarah Miller" in history.stdout and "IN EFFECT" in history.stdout
     region = gxpflow(app, "activate", "nmpa", "--site", "CHI", "--user", "sarah",
-                     input=f"{PASSWORD}\n")
+                     "--reason", "go live", input=f"{PASSWORD}\n")
     assert region.exit_code == 1 and "region" in region.stderr
 
 
@@ -111,7 +111,7 @@ def test_activation_refused_when_a_case_fails(app: Flask, make_user: Any,
         make_sites()
     make_user("sarah", "compliance_officer")
     result = gxpflow(app, "activate", str(failing_pack), "--site", "SH", "--user", "sarah",
-                     input=f"{PASSWORD}\n")
+                     "--reason", "go live", input=f"{PASSWORD}\n")
     assert result.exit_code == 1
     assert "Activation refused: 1 of 104 cases of nmpa 2024.7.2 fail" in result.stderr
 

@@ -133,6 +133,13 @@ def test_activate_from_the_page(client: FlaskClient, seeded: dict[str, int],
     base = {"site": "SH", "effective_at": "", "reason": "go live", "username": "sarah"}
     unconfirmed = submit(client, url, {**base, "password": PASSWORD})
     assert unconfirmed.status_code == 422 and "Tick the confirmation" in text(unconfirmed)
+    no_reason = submit(client, url, {**base, "reason": "", "password": PASSWORD,
+                                     "confirm": "y"})
+    assert no_reason.status_code == 422
+    assert "Reason: This field is required." in text(no_reason)
+    other_region = submit(client, url, {**base, "site": "CHI", "password": PASSWORD,
+                                        "confirm": "y"})
+    assert other_region.status_code == 422 and "Site: Not a valid choice." in text(other_region)
     wrong = submit(client, url, {**base, "password": "wrong-one-123", "confirm": "y"})
     assert wrong.status_code == 401 and "password is wrong" in text(wrong)
     done = submit(client, url, {**base, "password": PASSWORD, "confirm": "y"})

@@ -70,7 +70,8 @@ def test_activate_with_signature(ctx: Flask, sites: None, officer: Any,
                                  shipped: dict[str, Any]) -> None:
     nmpa = shipped["nmpa"]
     with pytest.raises(NotAuthenticated, match="password is wrong"):
-        store.activate(officer, nmpa, "SH", password="wrong-password-1", username="sarah")
+        store.activate(officer, nmpa, "SH", password="wrong-password-1", username="sarah",
+                       reason="go live")
     db.session.rollback()
     assert store.active_versions("SH") == []
     activation = store.activate(officer, nmpa, "SH", password=PASSWORD, username="sarah",
@@ -91,7 +92,17 @@ def test_activate_with_signature(ctx: Flask, sites: None, officer: Any,
     assert after["signature_id"] == signature.id and after["signed_by"] == "Sarah Miller"
     assert event.reason == "go live"
     with pytest.raises(Conflict, match="already active"):
-        store.activate(officer, nmpa, "SH", password=PASSWORD, username="sarah")
+        store.activate(officer, nmpa, "SH", password=PASSWORD, username="sarah", reason="go live")
+
+
+def test_activation_needs_a_reason(ctx: Flask, sites: None, officer: Any,
+                                   shipped: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match="Say why this version is activated") as refused:
+        store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah",
+                       reason="  ")
+    assert refused.value.fields == {"reason": "A reason is required."}
+    db.session.rollback()
+    assert db.session.scalar(select(Signature.id)) is None  # refused before anything is signed
 
 
 def test_activation_needs_the_role_and_the_region(ctx: Flask, sites: None, officer: Any,
@@ -99,12 +110,14 @@ def test_activation_needs_the_role_and_the_region(ctx: Flask, sites: None, offic
                                                   shipped: dict[str, Any]) -> None:
     clerk = make_user("lina", "receiving_clerk")
     with pytest.raises(PermissionDenied):
-        store.activate(clerk, shipped["nmpa"], "SH", password=PASSWORD, username="lina")
+        store.activate(clerk, shipped["nmpa"], "SH", password=PASSWORD, username="lina",
+                       reason="go live")
     with pytest.raises(InvalidInput, match="region CN"):
-        store.activate(officer, shipped["nmpa"], "CHI", password=PASSWORD, username="sarah")
+        store.activate(officer, shipped["nmpa"], "CHI", password=PASSWORD, username="sarah",
+                       reason="go live")
     with pytest.raises(InvalidInput, match="in the past"):
         store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah",
-                       effective_at=utcnow() - timedelta(days=1))
+                       effective_at=utcnow() - timedelta(days=1), reason="go live")
 
 
 def test_activation_refused_while_a_case_fails(ctx: Flask, sites: None, officer: Any,
@@ -114,7 +127,8 @@ def test_activation_refused_while_a_case_fails(ctx: Flask, sites: None, officer:
     assert done.version.status == "failed"
     assert done.version.cases_passed == done.version.case_count - 1
     with pytest.raises(InvalidInput, match=r"1 of \d+ cases of nmpa 2024\.7\.2 fail") as refused:
-        store.activate(officer, done.version, "SH", password=PASSWORD, username="sarah")
+        store.activate(officer, done.version, "SH", password=PASSWORD, username="sarah",
+                       reason="go live")
     assert "supplier file complete" in refused.value.message
     db.session.rollback()
     assert db.session.scalar(select(RulePackActivation.id)) is None
@@ -124,13 +138,14 @@ def test_activation_refused_while_a_case_fails(ctx: Flask, sites: None, officer:
 def test_new_activation_supersedes_and_history_is_kept(ctx: Flask, sites: None, officer: Any,
                                                        shipped: dict[str, Any],
                                                        tmp_path: Path) -> None:
-    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah")
+    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah",
+                   reason="go live")
     folder = copy_pack("nmpa", tmp_path)
     edit(folder / "pack.yaml", 'version: "2024.7.2"', 'version: "2024.8.0"')
     newer = store.import_folder(officer, folder).version
     later = utcnow() + timedelta(hours=2)
     store.activate(officer, newer, "SH", password=PASSWORD, username="sarah",
-                   effective_at=later, first_in_session=False)
+                   effective_at=later, first_in_session=False, reason="go live")
     db.session.commit()
     assert [row.version for row in store.active_versions("SH")] == ["2024.7.2"]
     assert [row.version for row in store.active_versions("SH", later)] == ["2024.8.0"]
@@ -150,8 +165,9 @@ def test_several_packs_and_switching_off(ctx: Flask, sites: None, officer: Any,
     folder = copy_pack("nmpa", tmp_path)
     edit(folder / "pack.yaml", "id: nmpa", "id: nmpa-extra")
     extra = store.import_folder(officer, folder).version
-    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah")
-    store.activate(officer, extra, "SH", password=PASSWORD, username="sarah")
+    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah",
+                   reason="go live")
+    store.activate(officer, extra, "SH", password=PASSWORD, username="sarah", reason="go live")
     db.session.commit()
     assert [row.pack_id for row in store.active_versions("SH")] == ["nmpa", "nmpa-extra"]
     with pytest.raises(InvalidInput, match="Say why"):
@@ -174,7 +190,8 @@ def test_activation_history_is_append_only_on_postgresql(ctx: Flask, sites: None
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah")
+    store.activate(officer, shipped["nmpa"], "SH", password=PASSWORD, username="sarah",
+                   reason="go live")
     db.session.commit()
     for statement in ("UPDATE rule_pack_activation SET reason = 'x'",
                       "DELETE FROM rule_pack_activation"):

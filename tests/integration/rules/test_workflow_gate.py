@@ -62,7 +62,7 @@ def world(ctx: Flask, make_user: Any, officer: Any) -> dict[str, Any]:
 
 def activate_nmpa(officer: Any) -> None:
     store.activate(officer, store.find_version("nmpa", "2024.7.2"), "SH", password=PASSWORD,
-                   username="sarah")
+                   username="sarah", reason="go live")
     db.session.commit()
 
 

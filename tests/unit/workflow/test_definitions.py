@@ -520,3 +520,13 @@ def test_load_spec_refuses_broken_input() -> None:
         load_spec(b"<nope/>", "p")
     assert caught.value.problems[0].element_id == DOCUMENT
     assert caught.value.status == 422
+
+
+def test_a_task_with_two_outgoing_flows_is_told_to_use_a_gateway(make_bpmn: MakeBpmn) -> None:
+    result = validate_bpmn(make_bpmn(
+        '<bpmn:endEvent id="End_2" />'
+        '<bpmn:sequenceFlow id="Flow_3" sourceRef="Task_1" targetRef="End_2" />'), "t.bpmn")
+    problem = only_problem(result)
+    assert problem.element_id == "Task_1"
+    assert problem.reason.endswith("for tasks of type userTask: put a gateway after it to split "
+                                   "the flows"), problem.reason
