@@ -237,7 +237,7 @@ def _schema_problems(root: Any) -> list[Problem]:
 def _spiff_problem(err: BaseException) -> Problem:
     if isinstance(err, ValidationException):
         reason = str(err.args[0]) if err.args else str(err)
-        if reason.endswith(" of type") and getattr(err, "tag", ""):
+        if reason.endswith(" of type") and err.tag:
             # SpiffWorkflow leaves the element's type out of this one ("... for tasks of type")
             reason = (f"{reason} {err.tag.removeprefix('bpmn:')}: put a gateway after it to split "
                       "the flows")
