@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine import signals
-from engine.db import db
+from engine.db import db, ends_work
 from engine.errors import Conflict
 from engine.ledger.models import Lot, StockMovement
 from engine.recall.models import Recall
@@ -50,8 +50,9 @@ def _forget_on_recall_write(session: Session, _context: Any, _instances: Any) ->
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_at_end(session: Session, _transaction: Any) -> None:
-    session.info.pop(_CACHE, None)
+def _forget_at_end(session: Session, transaction: Any) -> None:
+    if ends_work(transaction):  # not at each flush: a recall written meanwhile is seen above
+        session.info.pop(_CACHE, None)
 
 
 def open_recall_of(lot: Lot, serial: str = "") -> str | None:

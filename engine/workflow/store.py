@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from engine import audit, signatures
-from engine.db import db
+from engine.db import db, ends_work
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import Signature, User
@@ -53,12 +54,8 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, definition: ProcessDefinition) -> ParsedDefinition:
-        library = db.session.execute(
-            select(ProcessDefinition.key, ProcessDefinition.sha256)
-            .where(ProcessDefinition.status == "active", ProcessDefinition.key != definition.key)
-            .order_by(ProcessDefinition.key)
-        ).all()
-        cache_key = (definition.key, definition.sha256, tuple(map(tuple, library)))
+        library = tuple(item for item in active_hashes() if item[0] != definition.key)
+        cache_key = (definition.key, definition.sha256, library)
         with self._lock:
             found = self._items.get(cache_key)
             if found is not None:
@@ -79,6 +76,34 @@ class SpecCache:
 
 
 SPECS = SpecCache()
+
+#: session.info key: the active processes' (key, sha256), read once per transaction.
+_ACTIVE = "gxpflow.workflow.active_hashes"
+
+
+def active_hashes() -> tuple[tuple[str, str], ...]:
+    """(key, sha256) of every active definition, by key: what a parsed spec's call activities
+    resolve against. Read once per transaction (a start page parses its process and asks which
+    processes others call); forgotten when a definition is written or the transaction ends."""
+    found: tuple[tuple[str, str], ...] | None = db.session.info.get(_ACTIVE)
+    if found is None:
+        found = db.session.info[_ACTIVE] = tuple(
+            (str(key), str(sha256)) for key, sha256 in db.session.execute(
+                select(ProcessDefinition.key, ProcessDefinition.sha256)
+                .where(ProcessDefinition.status == "active").order_by(ProcessDefinition.key)))
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_definition_write(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(obj, ProcessDefinition) for obj in (*session.new, *session.dirty)):
+        session.info.pop(_ACTIVE, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: Any) -> None:
+    if ends_work(transaction):
+        session.info.pop(_ACTIVE, None)
 
 
 def library_xml() -> dict[str, bytes]:
@@ -256,6 +281,11 @@ def called_processes() -> set[str]:
     """Keys of processes that active definitions call from call activities."""
     from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 
+    library = active_hashes()
+    with _CALLED_LOCK:
+        known = _CALLED.get(library)
+    if known is not None:
+        return set(known)
     called: set[str] = set()
     for definition in db.session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.status == "active")):
@@ -267,7 +297,16 @@ def called_processes() -> set[str]:
             for task_spec in spec.task_specs.values():
                 if isinstance(task_spec, CallActivity) and task_spec.spec != definition.key:
                     called.add(str(task_spec.spec))
+    with _CALLED_LOCK:
+        _CALLED[library] = frozenset(called)
+        while len(_CALLED) > 16:
+            del _CALLED[next(iter(_CALLED))]
     return called
+
+
+#: called_processes() per set of active processes (their keys and hashes decide it).
+_CALLED: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
+_CALLED_LOCK = threading.Lock()
 
 
 def activate_definition(actor: User | audit.Actor, definition: ProcessDefinition) -> None:
@@ -279,6 +318,7 @@ def activate_definition(actor: User | audit.Actor, definition: ProcessDefinition
                ProcessDefinition.id != definition.id)
         .values(status="retired")
     )
+    db.session.info.pop(_ACTIVE, None)
     definition.status = "active"
     db.session.flush()
     audit.record(actor, "process.activate", "process_definition", definition.id,
