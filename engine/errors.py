@@ -8,6 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+#: Marks where clip() cut a text.
+ELLIPSIS = "…"
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """`text` kept to `limit` characters, the cut marked with an ellipsis: what a message
+    quotes from a user's input stays short, whatever the input."""
+    return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
+
 
 class GxpError(Exception):
     """Base of every error GxPFlow raises on purpose."""

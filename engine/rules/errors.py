@@ -11,7 +11,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import Any
 
-from engine.errors import GxpError, InvalidInput
+from engine.errors import ELLIPSIS, GxpError, InvalidInput, clip
 
 MAX_SHOWN = 80
 "Characters of a user's value a message echoes."
@@ -21,7 +21,6 @@ MAX_FIELDS = 20
 "Entries of a refusal's `fields` (the rest are left out)."
 MAX_REASON = 400
 "Characters of the reason given for one field."
-ELLIPSIS = "…"
 
 
 class _BoundedRepr(reprlib.Repr):
@@ -40,11 +39,6 @@ class _BoundedRepr(reprlib.Repr):
 
 
 _REPR = _BoundedRepr()
-
-
-def clip(text: str, limit: int = MAX_SHOWN) -> str:
-    """`text` kept to `limit` characters, the cut marked with an ellipsis."""
-    return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
 
 
 def echo(value: Any, limit: int = MAX_SHOWN) -> str:

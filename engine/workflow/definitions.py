@@ -33,7 +33,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, clip
 from engine.workflow.expressions import element_expression_problems
 from engine.workflow.forms import FormSpec, FormSpecInvalid, parse_form
 from engine.workflow.scripting import expression_problems
@@ -78,6 +78,11 @@ _HUMAN_TASK_KINDS: Final = {
 }
 
 
+#: How much of an element id and of a reason a Problem keeps.
+MAX_ID_SHOWN = 120
+MAX_REASON_SHOWN = 1000
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason a definition cannot be deployed, at one element (or DOCUMENT)."""
@@ -85,6 +90,12 @@ class Problem:
     element_id: str
     reason: str
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # A refusal quotes the file (ids, property values, parser messages): a crafted file
+        # must not make it megabytes long.
+        object.__setattr__(self, "element_id", clip(self.element_id, MAX_ID_SHOWN))
+        object.__setattr__(self, "reason", clip(self.reason, MAX_REASON_SHOWN))
 
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line else ""
@@ -326,8 +337,8 @@ def _xml_convention_problems(root: Any) -> Iterator[Problem]:
             if element_id in reserved:
                 example = f" (e.g. {element_id}Event_1)" if element_id in RESERVED_IDS else ""
                 yield Problem(str(element_id),
-                              f"The id {element_id!r} is reserved by SpiffWorkflow for its own "
-                              f"start and end steps; give the element another id{example}.",
+                              f"The id {clip(element_id)!r} is reserved by SpiffWorkflow for its "
+                              f"own start and end steps; give the element another id{example}.",
                               element.sourceline)
     for element in root.iterfind(".//bpmn:businessRuleTask", _NS):
         yield Problem(str(element.get("id")), "Business rule tasks (DMN) are not supported; "
@@ -379,8 +390,8 @@ def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str]) -> It
         for reason in element_expression_problems(task_spec):
             yield Problem(element_id, reason)
         if isinstance(task_spec, CallActivity) and task_spec.spec not in known_processes:
-            yield Problem(element_id, f"The call activity calls '{task_spec.spec}', which is "
-                                      "neither in this file nor an allowed process.")
+            yield Problem(element_id, f"The call activity calls '{clip(str(task_spec.spec))}', "
+                                      "which is neither in this file nor an allowed process.")
         if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_id", None):
             for reason in _human_task_problems(task_spec):
                 yield Problem(element_id, reason)
@@ -404,13 +415,13 @@ def _human_task_problems(task_spec: Any) -> Iterator[str]:
         yield (f"The {kind} has no 'step' property (the compliance step it performs, "
                "e.g. receiving.inspect).")
     elif not STEP_PATTERN.fullmatch(step):
-        yield (f"The step {step!r} is not of the form area.action (lower case, "
+        yield (f"The step {clip(step)!r} is not of the form area.action (lower case, "
                "e.g. receiving.inspect).")
     lane = task_spec.lane
     if not lane:
         yield f"The {kind} is not in a lane; put it in the lane of the role that performs it."
     elif role_for_lane(lane) is None:
-        yield (f"The lane {lane!r} names no role; name it after a role id, e.g. "
+        yield (f"The lane {clip(lane)!r} names no role; name it after a role id, e.g. "
                f"'Inspector (inspector)'. Roles: {', '.join(sorted(ROLE_IDS))}.")
     if properties.get("form") is not None:
         try:
@@ -422,14 +433,14 @@ def _human_task_problems(task_spec: Any) -> Iterator[str]:
         STEP_PATTERN.fullmatch(four_eyes)
         or re.fullmatch(r"=[A-Za-z_][A-Za-z0-9_]*", four_eyes)
     ):
-        yield (f"four_eyes_with {four_eyes!r} is not a step (area.action) or '=variable' "
+        yield (f"four_eyes_with {clip(four_eyes)!r} is not a step (area.action) or '=variable' "
                "naming the step in the task data.")
     if properties.get("due_hours") is not None and _due_hours(properties["due_hours"]) is None:
         yield (f"due_hours {properties['due_hours']!r} is not a positive number of hours "
                f"(at most {MAX_DUE_HOURS:g}).")
     meaning = properties.get("signature")
     if meaning is not None and meaning not in SIGNATURE_MEANINGS:
-        yield (f"The signature meaning {meaning!r} is not one of "
+        yield (f"The signature meaning {clip(meaning)!r} is not one of "
                f"{', '.join(sorted(SIGNATURE_MEANINGS))}.")
 
 
@@ -503,12 +514,14 @@ def user_task_meta(task_spec: Any) -> UserTaskMeta:
     due_text = properties.get("due_hours")
     due_hours = _due_hours(due_text) if due_text is not None else None
     if due_text is not None and due_hours is None:
-        raise DefinitionInvalid(f"The due_hours of {element_id} is not valid.",
-                                [Problem(element_id, f"due_hours {due_text!r} is not valid.")])
+        raise DefinitionInvalid(f"The due_hours of {clip(element_id)} is not valid.",
+                                [Problem(element_id,
+                                         f"due_hours {clip(due_text)!r} is not valid.")])
     meaning = properties.get("signature")
     if meaning is not None and meaning not in SIGNATURE_MEANINGS:
-        raise DefinitionInvalid(f"The signature of {element_id} is not valid.",
-                                [Problem(element_id, f"Unknown signature meaning {meaning!r}.")])
+        raise DefinitionInvalid(f"The signature of {clip(element_id)} is not valid.",
+                                [Problem(element_id,
+                                         f"Unknown signature meaning {clip(meaning)!r}.")])
     lane = getattr(task_spec, "lane", None)
     return UserTaskMeta(
         step=step, role=role_for_lane(lane), form=form,

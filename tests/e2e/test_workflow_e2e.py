@@ -57,6 +57,21 @@ def test_modeler_instance_diagram_and_completing_from_the_inbox(
     assert page.locator("#modeler .djs-element[data-element-id=Task_check]").count() == 1
     assert page.locator(".djs-palette").count() == 1, "the modeler's palette is there"
     screenshot("workflow-modeler")
+    # Unsaved edits: leaving the modeler asks first (an unedited one leaves quietly).
+    editor = page.context.new_page()
+    editor.goto(f"{live_server}/processes/quick_check/modeler")
+    editor.locator("#modeler[data-state=ready]").wait_for()
+    editor.locator("#modeler .djs-element[data-element-id=Task_check]").dblclick()
+    editor.keyboard.type(" again")
+    editor.locator("#modeler .djs-element[data-element-id=StartEvent_1]").click()
+    editor.locator("#modeler[data-edited=true]").wait_for()
+    asked: list[str] = []
+    editor.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    editor.close(run_before_unload=True)
+    editor.wait_for_timeout(300)
+    assert asked == ["beforeunload"]
+    assert not editor.is_closed(), "dismissing the question keeps the edits"
+    editor.close()
 
     page.goto(f"{live_server}/processes/instances/{instance_id}")
     page.locator("#diagram[data-state=ready]").wait_for()

@@ -530,3 +530,14 @@ def test_a_task_with_two_outgoing_flows_is_told_to_use_a_gateway(make_bpmn: Make
     assert problem.element_id == "Task_1"
     assert problem.reason.endswith("for tasks of type userTask: put a gateway after it to split "
                                    "the flows"), problem.reason
+
+
+def test_a_refusal_quotes_a_huge_value_clipped(make_bpmn: MakeBpmn) -> None:
+    huge = "x" * 50_000
+    result = validate_bpmn(make_bpmn(task=user_task(step=huge)), "t.bpmn")
+    problem = only_problem(result)
+    assert "…' is not of the form area.action" in problem.reason
+    assert len(problem.reason) < 300
+    lane = validate_bpmn(make_bpmn(lane=huge), "t.bpmn")
+    assert "…' names no role" in only_problem(lane).reason
+    assert len(only_problem(lane).reason) < 400

@@ -73,6 +73,19 @@
       return;
     }
     var ready = false;
+    // Unsaved edits: the browser asks before the page is left (closed, reloaded, a link
+    // followed); deploying is the one way out that keeps them.
+    var edited = false;
+    modeler.get("eventBus").on("commandStack.changed", function () {
+      edited = modeler.get("commandStack").canUndo();
+      container.dataset.edited = String(edited);
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (edited && !ready) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
     form.addEventListener("submit", function (event) {
       if (ready) { return; }
       event.preventDefault();
