@@ -120,7 +120,7 @@ def test_the_real_command_validates_in_a_shell(stack: Stack) -> None:
     done = subprocess.run([GXPFLOW, "rules", "test", "mdr"], env=stack.environ(),
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert "mdr 2024.1.0: 44/44 cases passed" in done.stdout
+    assert "mdr 2024.1.1: 44/44 cases passed" in done.stdout
 
 
 def test_validate_and_import_refuse_an_alias_bomb_in_brief(app: Flask, tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_upload_a_zip_and_a_refused_one(client: FlaskClient, seeded: dict[str, i
     assert refused.status_code == 422
     assert "Upload refused" in page
     assert "upload mdr.zip/pack.yaml: rule" in page and "&#39;shout&#39; is not an effect" in page
-    good = zipped(RULES / "mdr", **{'version:__"2024.1.0"': 'version: "2024.3.0"'})
+    good = zipped(RULES / "mdr", **{'version:__"2024.1.1"': 'version: "2024.3.0"'})
     done = client.post("/rules/upload", data={
         "csrf_token": token, "archive": (io.BytesIO(good), "mdr.zip")},
         content_type="multipart/form-data")

@@ -73,7 +73,7 @@ def test_shipped_packs_merge_for_one_site(gate: Gate, shipped_packs: list[Pack])
     decision = gate.evaluate("release.decide", {
         "decision": "release", "inspection_completed": False, "stock_status": "nonconforming",
     }, shipped_packs)
-    assert decision.packs == (("fda", "2024.1.0"), ("mdr", "2024.1.0"), ("nmpa", "2024.7.2"))
+    assert decision.packs == (("fda", "2024.1.0"), ("mdr", "2024.1.1"), ("nmpa", "2024.7.2"))
     assert decision.fact == {"decision": "release", "inspection_completed": False,
                              "stock_status": "nonconforming"}
     assert decision.outcome == "block"
