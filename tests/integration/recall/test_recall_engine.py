@@ -79,6 +79,21 @@ def test_start_holds_every_unit_everywhere_and_lists_customers(
     assert audit.verify().ok
 
 
+def test_a_customer_is_told_every_delivery_of_the_lot(world: World) -> None:
+    _shipped_world(world)
+    lot = ledger.get_lot(world.thermometer, "L1")
+    for document in ("SO-7", "SO-3", "SO-7"):  # two more deliveries, one in two postings
+        ledger.ship(world.operator, lot, 1, source=place(world.stock), customer=world.hospital,
+                    document=document)
+    db.session.commit()
+    recall, _ = recalls.start(world.qm, product=world.thermometer, lots=["L1"], level="II",
+                              reason="Wrong calibration", source="Manufacturer notice MN-8")
+    db.session.commit()
+    hospital = next(row for row in recall.consignees if row.party.code == "CUS-1")
+    [line] = hospital.line_list
+    assert (line["quantity"], line["document"]) == (8, "SO-1, SO-3, SO-7")
+
+
 def test_held_stock_cannot_be_picked(world: World) -> None:
     _shipped_world(world)
     recalls.start(world.qm, product=world.thermometer, lots=["L1", "L2"], level="II",
