@@ -104,6 +104,12 @@ def show(instance_id: int) -> str:
     return render_template("delivery/note.html", note=note, n=note.data, L=LABELS)
 
 
+def _both_meanings(meaning: str) -> str:
+    """A signature's meaning in both languages, as the bilingual note labels everything."""
+    labels = signatures.MEANINGS.get(meaning)
+    return f"{labels['zh']} {labels['en']}" if labels else meaning
+
+
 def _line_rows(n: dict[str, Any]) -> list[list[str]]:
     p = n["product"]
     return [[f"{p['name_zh']} / {p['name_en']}",
@@ -161,7 +167,8 @@ def show_pdf(instance_id: int) -> Response:
                 LABELS["signer"], LABELS["signed_at"], LABELS["meaning"], LABELS["valid"]],
                 rows=[[ch.signature.printed_name,
                        localtime(ch.signature.signed_at, "%Y-%m-%d %H:%M:%S %Z"),
-                       ch.signature.meaning, _("yes") if ch.valid else _("BROKEN")]
+                       _both_meanings(ch.signature.meaning),
+                       _("yes") if ch.valid else _("BROKEN")]
                       for ch in note.checks]),
         ])
     response = Response(pdf.render(document), mimetype="application/pdf")

@@ -24,7 +24,7 @@ from web.paging import paginate
 from web.recalls import bp
 from web.recalls.forms import AcknowledgeForm, CloseRecallForm, StartRecallForm
 from web.security import requires
-from web.signing import first_in_session, remember_signature
+from web.signing import first_in_session, meaning_label, remember_signature
 
 
 def _split(text: str | None) -> list[str]:
@@ -240,7 +240,8 @@ def report_pdf(recall_id: int) -> Response:
             pdf.Section(_("Signatures"), header=[_("Signer"), _("Time"), _("Meaning"),
                                                 _("Valid")], rows=[
                 [c.signature.printed_name, localtime(c.signature.signed_at),
-                 c.signature.meaning, _("yes") if c.valid else _("BROKEN")] for c in checked]),
+                 meaning_label(c.signature.meaning), _("yes") if c.valid else _("BROKEN")]
+                for c in checked]),
         ])
     response = Response(pdf.render(document), mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
