@@ -130,7 +130,8 @@ def main() -> int:
             "GXPFLOW_MODE": "production", "GXPFLOW_SECRET_KEY": secrets.token_hex(16),
             "GXPFLOW_DATABASE_URL": url, "GXPFLOW_BROKER_URL": REDIS_URL,
             "GXPFLOW_CELERY_QUEUE": queue, "GXPFLOW_INSTANCE_PATH": instance,
-            "GXPFLOW_WORKERS": "2", "GXPFLOW_LOG_LEVEL": "WARNING"}
+            "GXPFLOW_WORKERS": "2", "GXPFLOW_LOG_LEVEL": "WARNING",
+            "GXPFLOW_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}  # the sink
         app = create_app({"mode": "testing", "database_url": url, "instance_path": instance,
                           "broker_url": REDIS_URL, "celery_queue": queue})
         with app.app_context():

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from engine.errors import ConfigError
+from engine.netguard import allow_list
 
 ENV_PREFIX = "GXPFLOW_"
 MODES = ("development", "production", "testing")
@@ -61,6 +62,10 @@ class Settings:
      "empty writes them as .eml files to the instance outbox folder.")
     mail_from: str = "gxpflow@localhost"
     "Sender address of recall notices."
+    webhook_allowed_hosts: str = ""
+    ("Host names, IP addresses or networks (CIDR), comma-separated, that recall and tracking "
+     "webhooks may reach although they are internal (private, loopback, link-local); "
+     "empty: webhooks go to public addresses only.")
     workers: int = 2
     "gunicorn worker processes for `gxpflow serve` in production."
     instance_path: str = ""
@@ -144,6 +149,13 @@ def _checked(s: Settings, instance_path: Path) -> Settings:
         raise ConfigError(
             f"GXPFLOW_DEFAULT_TIMEZONE={s.default_timezone!r} is not an IANA time zone "
             "(for example Asia/Shanghai)"
+        ) from None
+    try:
+        allow_list(s.webhook_allowed_hosts)
+    except ValueError as bad:
+        raise ConfigError(
+            f"GXPFLOW_WEBHOOK_ALLOWED_HOSTS: {str(bad)!r} is not a host name, IP address or "
+            "network (for example hooks.internal, 10.20.0.0/16)"
         ) from None
     changes: dict[str, Any] = {}
     database_url = s.database_url or f"sqlite:///{instance_path / 'gxpflow.db'}"

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from biip import ParseError
 from biip.gtin import Gtin
+from flask import current_app
 from sqlalchemy import or_, select
 
-from engine import audit, signatures
+from engine import audit, netguard, signatures
 from engine.db import db, utcnow
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
@@ -329,6 +330,12 @@ def _validate_party(values: dict[str, Any]) -> dict[str, str]:
     if values["notify_webhook"] and not re.fullmatch(r"https?://[^\s]+",
                                                       values["notify_webhook"]):
         problems["notify_webhook"] = "Give an http:// or https:// address."
+    elif values["notify_webhook"]:
+        settings = current_app.extensions["gxpflow.settings"]
+        try:
+            netguard.check_webhook(values["notify_webhook"], settings.webhook_allowed_hosts)
+        except netguard.WebhookRefused as refused:
+            problems["notify_webhook"] = refused.message
     values["country"] = _text(values.get("country")).upper()
     if not values["name"]:
         problems["name"] = "Give the registered name."

@@ -1,6 +1,6 @@
 """How a recall notice reaches a customer, and a device tracking report its manufacturer: e-mail
 (SMTP, or files in the instance outbox when no SMTP server is configured) and a webhook (an
-HTTPS POST of JSON signed with HMAC-SHA256)."""
+HTTPS POST of JSON signed with HMAC-SHA256, to a public address only: engine.netguard)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from engine import netguard
 
 SIGNATURE_HEADER = "X-GxPFlow-Signature"
 
@@ -84,16 +86,29 @@ def sign_body(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def send_webhook(url: str, notice: dict[str, Any], *, secret: str, timeout: float = 10) -> Sent:
+def send_webhook(url: str, notice: dict[str, Any], *, secret: str, allowed_hosts: str = "",
+                 timeout: float = 10) -> Sent:
     return _post(url, {"event": "recall.notice", **notice},
-                 f"{notice['number']}-{notice['consignee_id']}", secret=secret, timeout=timeout)
+                 f"{notice['number']}-{notice['consignee_id']}", secret=secret,
+                 allowed_hosts=allowed_hosts, timeout=timeout)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the failure it is: following it could lead to an internal
+    address the guard never saw."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: str,
-          timeout: float) -> Sent:
-    """POST the payload as JSON signed with HMAC-SHA256 of the body."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return Sent(False, f"Not an http(s) URL: {url!r}")
+          allowed_hosts: str, timeout: float) -> Sent:
+    """POST the payload as JSON signed with HMAC-SHA256 of the body, if the address is still a
+    public one (checked again here: its DNS answer may have changed since it was saved)."""
+    try:
+        netguard.check_webhook(url, allowed_hosts)
+    except netguard.WebhookRefused as refused:
+        return Sent(False, refused.message)
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -103,9 +118,13 @@ def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: st
     # The scheme is checked above: only http(s) is opened.
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as response:
             return Sent(True, f"HTTP {response.status}")
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            return Sent(False, f"HTTP {exc.code}: the webhook redirects to "
+                               f"{exc.headers.get('Location', '?')}; redirects are not followed, "
+                               "give the final address")
         return Sent(False, f"HTTP {exc.code}")
     except (OSError, ValueError) as exc:
         return Sent(False, f"{type(exc).__name__}: {exc}")
@@ -155,6 +174,6 @@ def send_tracking_email(to: str, report: dict[str, Any], *, smtp_url: str, sende
 
 
 def send_tracking_webhook(url: str, report: dict[str, Any], *, secret: str,
-                          timeout: float = 10) -> Sent:
+                          allowed_hosts: str = "", timeout: float = 10) -> Sent:
     return _post(url, {"event": "tracking.report", **report}, report["reference"],
-                 secret=secret, timeout=timeout)
+                 secret=secret, allowed_hosts=allowed_hosts, timeout=timeout)

@@ -143,7 +143,8 @@ def deliver_batch(consignee_ids: list[int]) -> tuple[dict[str, int], list[int]]:
         if channel == "email":
             return channels.send_email(target, notice, smtp_url=settings.smtp_url,
                                        sender=settings.mail_from, outbox=outbox)
-        return channels.send_webhook(target, notice, secret=settings.secret_key)
+        return channels.send_webhook(target, notice, secret=settings.secret_key,
+                                     allowed_hosts=settings.webhook_allowed_hosts)
 
     results = list(_senders().map(send, jobs))
     failed: set[int] = set()

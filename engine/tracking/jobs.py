@@ -102,7 +102,9 @@ def deliver_notice(notice_id: int, *, after: int | None = None) -> Outcome:
                 target, report, smtp_url=settings.smtp_url, sender=settings.mail_from,
                 outbox=Path(current_app.instance_path) / "outbox")
         else:
-            sent = channels.send_tracking_webhook(target, report, secret=settings.secret_key)
+            sent = channels.send_tracking_webhook(
+                target, report, secret=settings.secret_key,
+                allowed_hosts=settings.webhook_allowed_hosts)
         rows.append(TrackingDelivery(
             notice_id=notice.id, channel=channel, target=target,
             status="sent" if sent.ok else "failed",

@@ -25,6 +25,8 @@ PG_ADMIN_URL = os.environ.get(
     "GXPFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("GXPFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: The tests' webhook sinks listen here; the app, `gxpflow serve` and the worker may POST to it.
+WEBHOOK_SINKS = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Stack:
             "broker_url": self.broker_url,
             "celery_queue": self.queue,
             "instance_path": str(self.instance_path),
+            "webhook_allowed_hosts": WEBHOOK_SINKS,
         }
 
     def environ(self) -> dict[str, str]:
@@ -53,6 +56,7 @@ class Stack:
             GXPFLOW_BROKER_URL=self.broker_url,
             GXPFLOW_CELERY_QUEUE=self.queue,
             GXPFLOW_INSTANCE_PATH=str(self.instance_path),
+            GXPFLOW_WEBHOOK_ALLOWED_HOSTS=WEBHOOK_SINKS,
         )
         return env
 

@@ -1,0 +1,96 @@
+"""The check in front of every outgoing webhook (recall notices, device tracking reports): the
+address must lead to a public server, never to this host, the internal network or the cloud's
+metadata service (server-side request forgery), unless an administrator allowed it."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from urllib.parse import urlsplit
+
+from engine.errors import InvalidInput
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?", re.I)
+
+
+class WebhookRefused(InvalidInput):
+    """A webhook address GxPFlow will not POST to."""
+
+    code = "webhook_refused"
+
+
+def allow_list(text: str) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    """The host names and IP networks of GXPFLOW_WEBHOOK_ALLOWED_HOSTS (comma-separated; an
+    address is a network of one). A malformed entry raises ValueError naming it."""
+    names: set[str] = set()
+    networks: list[IPNetwork] = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            if not _HOST_NAME.fullmatch(entry):
+                raise ValueError(entry) from None
+            names.add(entry.lower().rstrip("."))
+    return frozenset(names), tuple(networks)
+
+
+def check_webhook(url: str, allowed_hosts: str = "") -> None:
+    """Refuse `url` with WebhookRefused unless it is http(s), names a host, and every address the
+    host resolves to is public, or the host or address is in `allowed_hosts`."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:  # a malformed [IPv6] part
+        raise WebhookRefused(f"The webhook address {url} is not a valid address.",
+                             zh=f"回调地址 {url} 格式不正确。") from None
+    if parts.scheme not in ("http", "https"):
+        raise WebhookRefused(f"The webhook address {url} is not an http:// or https:// address.",
+                             zh=f"回调地址 {url} 不是 http:// 或 https:// 地址。")
+    if not host:
+        raise WebhookRefused(f"The webhook address {url} names no server.",
+                             zh=f"回调地址 {url} 未指明服务器。")
+    names, networks = allow_list(allowed_hosts)
+    if host in names:
+        return
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise WebhookRefused(
+            f"The webhook server {host} cannot be found (the name does not resolve); "
+            "check the address.",
+            zh=f"找不到回调服务器 {host}（域名无法解析），请检查地址。") from None
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]))
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if _public(address) or any(address in network for network in networks):
+            continue
+        shown = host if host == str(address) else f"{host} ({address})"
+        en, zh = _why_internal(address)
+        raise WebhookRefused(
+            f"The webhook address {shown} {en}; recall notices and tracking reports go only to "
+            "the partner's public server (an administrator can allow it in "
+            "GXPFLOW_WEBHOOK_ALLOWED_HOSTS).",
+            zh=f"回调地址 {shown} {zh}；召回通知和追踪报告只发往对方的公网服务器（管理员可在 "
+               "GXPFLOW_WEBHOOK_ALLOWED_HOSTS 中放行）。")
+
+
+def _public(address: IPAddress) -> bool:
+    return address.is_global and not (
+        address.is_private or address.is_loopback or address.is_link_local
+        or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def _why_internal(address: IPAddress) -> tuple[str, str]:
+    if address.is_loopback or address.is_unspecified:
+        return "is this server itself", "指向本服务器"
+    if address.is_link_local:
+        return ("is a link-local address (such as the cloud metadata service)",
+                "是链路本地地址（例如云平台元数据服务）")
+    if address.is_private and not (address.is_reserved or address.is_multicast):
+        return "is on an internal network", "位于内部网络"
+    return "is not a public internet address", "不是公网地址"
