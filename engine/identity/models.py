@@ -34,6 +34,8 @@ class User(db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: The TOTP time step (Unix time // 30) of the last code accepted: a code is accepted once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     recovery_codes: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     locale: Mapped[str | None] = mapped_column(String(5))
     timezone: Mapped[str | None] = mapped_column(String(64))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -20,8 +21,9 @@ import qrcode
 import qrcode.image.svg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, bindparam, event, exists, func, inspect, or_, select
+from sqlalchemy import and_, bindparam, event, exists, func, inspect, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
 from engine.config import LOCALES
@@ -104,6 +106,14 @@ OWN_GRANT = "You cannot grant a role to yourself: another administrator must do 
 OWN_REVOKE = "You cannot revoke your own role: another administrator must do it."
 OWN_TRAINING = ("You cannot record your own training: another administrator or a quality "
                 "manager must do it.")
+# (S105: the names say "password"; the values are refusals, not passwords.)
+OWN_PASSWORD_RESET = ("You cannot reset your own password: change it on your password page, "  # noqa: S105
+                      "or ask another administrator.")
+OWN_PASSWORD_RESET_ZH = "您不能重置自己的密码：请在“修改密码”页面修改，或请另一名系统管理员操作。"  # noqa: S105
+OWN_SECOND_FACTOR_RESET = ("You cannot reset your own two-factor log-in: set it up again on "
+                           "your two-factor page, or ask another administrator.")
+OWN_SECOND_FACTOR_RESET_ZH = ("您不能重置自己的双因素登录：请在双因素登录页面重新设置，"
+                              "或请另一名系统管理员操作。")
 LAST_ADMINISTRATOR_REVOKE = (
     "The administrator role cannot be revoked from the last active administrator: GxPFlow "
     "must always have one. Make another trained user an administrator first; they can then "
@@ -565,15 +575,35 @@ def change_password(user: User, current: str, new: str, policy: Policy) -> None:
 
 
 def reset_password(actor: User, user: User, new: str, reason: str) -> None:
-    """An administrator sets a temporary password; the user must change it at next log-in."""
+    """An administrator sets a temporary password; the user must change it at next log-in.
+
+    Nobody resets their own (they change it, proving the current one). The reset also lifts a
+    lock-out: the administrator has dealt with the person, as an unlock would, and the new
+    password is the only one that opens the account now."""
     require(actor, "users.manage")
-    check_password_policy(new, user.username)
+    if _same_person(actor, user):
+        raise PermissionDenied(OWN_PASSWORD_RESET, zh=OWN_PASSWORD_RESET_ZH)
+    fields = {}
+    try:
+        check_password_policy(new, user.username)
+    except InvalidInput as weak:
+        fields.update(weak.fields)
+    if not reason.strip():
+        fields["reason"] = "Say why the password is reset."
+    if fields:
+        raise InvalidInput("The password was not reset.", fields=fields)
+    audit.record(actor, "user.password_reset", "user", user.id,
+                 before={"must_change_password": user.must_change_password,
+                         "locked": user.locked_at is not None,
+                         "failed_attempts": user.failed_attempts},
+                 after={"must_change_password": True, "locked": False, "failed_attempts": 0},
+                 reason=reason, reason_required=True)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = True
+    user.locked_at = None
+    user.failed_attempts = 0
     db.session.flush()
-    audit.record(actor, "user.password_reset", "user", user.id, reason=reason,
-                 reason_required=True)
 
 
 # -- two-factor log-in -----------------------------------------------------------------------
@@ -582,6 +612,7 @@ def start_totp_enrolment(user: User) -> str:
     """A new secret (not yet active) for the user to add to an authenticator app."""
     user.totp_secret = pyotp.random_base32()
     user.totp_enabled = False
+    user.totp_last_step = None  # the steps accepted were the old secret's
     db.session.flush()
     return user.totp_secret
 
@@ -599,10 +630,11 @@ def qr_svg(data: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-def confirm_totp_enrolment(user: User, code: str) -> list[str]:
-    """Activate two-factor log-in once the user proves the app works; returns recovery codes."""
-    if not user.totp_secret or not pyotp.TOTP(user.totp_secret).verify(code.strip(),
-                                                                       valid_window=1):
+def confirm_totp_enrolment(user: User, code: str, now: datetime | None = None) -> list[str]:
+    """Activate two-factor log-in once the user proves the app works; returns recovery codes.
+
+    The code confirming enrolment is spent like a log-in code: it does not log in again."""
+    if not _accept_totp(user, code.strip().replace(" ", ""), now):
         raise InvalidInput("The code does not match. Check the time on your phone and try again.",
                            fields={"code": "Wrong or expired code."})
     codes = [secrets.token_hex(5) for _ in range(10)]
@@ -613,12 +645,12 @@ def confirm_totp_enrolment(user: User, code: str) -> list[str]:
     return codes
 
 
-def verify_second_factor(user: User, code: str, policy: Policy) -> None:
-    """Accept a current TOTP code or an unused recovery code (which is then spent)."""
+def verify_second_factor(user: User, code: str, policy: Policy,
+                         now: datetime | None = None) -> None:
+    """Accept a current TOTP code not accepted before or an unused recovery code (each is
+    then spent). A replayed code is refused and counted as a wrong one."""
     code = code.strip().replace(" ", "")
-    if user.totp_secret and user.totp_enabled and pyotp.TOTP(user.totp_secret).verify(
-        code, valid_window=1
-    ):
+    if user.totp_enabled and _accept_totp(user, code, now):
         return
     hashes: list[str] = json.loads(user.recovery_codes or "[]")
     digest = _sha256(code.lower())
@@ -631,6 +663,60 @@ def verify_second_factor(user: User, code: str, policy: Policy) -> None:
         return
     register_failure(user, policy, "wrong second factor")
     raise NotAuthenticated("The two-factor code is wrong or expired.")
+
+
+def _accept_totp(user: User, code: str, now: datetime | None = None) -> bool:
+    """Whether `code` is the user's TOTP code of the step before, at or after `now` (clock
+    drift) and later than the step last accepted, which it then becomes: each code is accepted
+    once (RFC 6238, section 5.2), so a code seen over a shoulder or captured on the way cannot
+    log in again within its 90 seconds.
+
+    The step is claimed by one conditional UPDATE, so two log-ins racing with the same code
+    cannot both pass: the second waits for the first's row lock, then finds the step taken."""
+    if not user.totp_secret or not re.fullmatch(r"[0-9]{6}", code):
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    now = now or utcnow()
+    current = totp.timecode(now)
+    last = -1 if user.totp_last_step is None else user.totp_last_step
+    step = next((current + offset for offset in (-1, 0, 1)
+                 if current + offset > last
+                 and hmac.compare_digest(totp.at(now, counter_offset=offset), code)), None)
+    if step is None:
+        return False
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id,
+               or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
+
+
+def reset_second_factor(actor: User, user: User, reason: str) -> None:
+    """Switch a user's two-factor log-in off (a lost or replaced phone): the secret, the
+    recovery codes and the last step go. Where a role of theirs demands two factors, they set
+    it up again at their next log-in. Nobody resets their own."""
+    require(actor, "users.manage")
+    if _same_person(actor, user):
+        raise PermissionDenied(OWN_SECOND_FACTOR_RESET, zh=OWN_SECOND_FACTOR_RESET_ZH)
+    remaining = len(json.loads(user.recovery_codes or "[]"))
+    if not (user.totp_enabled or user.totp_secret or remaining):
+        raise Conflict(f"{user.username} has no two-factor log-in to reset.")
+    # Recorded first: a missing reason refuses the act before anything changes.
+    audit.record(actor, "user.totp_reset", "user", user.id,
+                 before={"totp_enabled": user.totp_enabled, "recovery_codes": remaining},
+                 after={"totp_enabled": False, "recovery_codes": 0},
+                 reason=reason, reason_required=True)
+    user.totp_secret = None
+    user.totp_enabled = False
+    user.totp_last_step = None
+    user.recovery_codes = "[]"
+    db.session.flush()
 
 
 # -- API tokens ------------------------------------------------------------------------------

@@ -28,9 +28,18 @@ class CreateUserForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    """A change that must say why (deactivate, reactivate, unlock, revoke)."""
+    """A change that must say why (deactivate, reactivate, unlock, revoke, reset two-factor)."""
 
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=1000)])
+
+
+class ResetPasswordForm(FlaskForm):
+    """A temporary password an administrator gives a user, who must change it at next log-in.
+    `engine.identity.reset_password` checks both fields (the policy, a reason) and names every
+    one wrong at once, so they are not required here."""
+
+    password = PasswordField("Temporary password", validators=[Length(max=200)])
+    reason = StringField("Reason", validators=[Length(max=1000)])
 
 
 class GrantRoleForm(FlaskForm):

@@ -150,5 +150,29 @@ add_messages(
         "Choose a listed language.": "请选择列表中的语言。",
         "Your own roles and training are changed by another administrator (segregation "
         "of duties).": "您本人的角色和培训记录须由另一名系统管理员更改（职责分离）。",
+        "Reset password": "重置密码",
+        "Reset two-factor": "重置双因素登录",
+        "Reset the password of {name}? The current password stops working at once.":
+            "重置 {name} 的密码？当前密码将立即失效。",
+        "The user must change it at their next log-in; a lock-out is lifted.":
+            "用户须在下次登录时修改此密码；账户锁定将一并解除。",
+        "The password was not reset.": "密码未重置。",
+        "Say why the password is reset.": "请说明重置密码的原因。",
+        "The password of {name} was reset. Give them the temporary password yourself: they "
+        "must change it at their next log-in.":
+            "{name} 的密码已重置。请亲自将临时密码告知本人：其须在下次登录时修改。",
+        "Reset the two-factor log-in of {name}? Their authenticator app and recovery codes "
+        "stop working at once.": "重置 {name} 的双因素登录？其认证器应用和恢复码将立即失效。",
+        "For a lost or replaced phone. Where a role of theirs requires two-factor log-in, they "
+        "set it up again at their next log-in.":
+            "用于手机丢失或更换。若其角色要求双因素登录，其须在下次登录时重新设置。",
+        "Two-factor log-in was not reset.": "双因素登录未重置。",
+        "Two-factor log-in of {name} is reset: their old codes and recovery codes no longer "
+        "work.": "{name} 的双因素登录已重置：原验证码和恢复码均已失效。",
+        "Your own password and two-factor log-in are reset by another administrator; you can "
+        "change them yourself:":
+            "您本人的密码和双因素登录须由另一名系统管理员重置；您也可以自行修改：",
+        identity.OWN_PASSWORD_RESET: identity.OWN_PASSWORD_RESET_ZH,
+        identity.OWN_SECOND_FACTOR_RESET: identity.OWN_SECOND_FACTOR_RESET_ZH,
     }
 )

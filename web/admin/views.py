@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -26,6 +27,7 @@ from web.admin.forms import (
     CreateUserForm,
     GrantRoleForm,
     ReasonForm,
+    ResetPasswordForm,
     RevokeRoleForm,
     RolePolicyForm,
     TokenForm,
@@ -83,10 +85,14 @@ def _preference_choices(form: CreateUserForm) -> None:
                            *language_choices()]
 
 
-def _refused(error: GxpError) -> None:
-    """Undo the unit of work and tell the person why, with the reason for each field."""
+def _refused(error: GxpError, form: FlaskForm | None = None) -> None:
+    """Undo the unit of work and tell the person why, with the reason for each field (named
+    by its label when the `form` has the field)."""
     db.session.rollback()
-    reasons = " ".join(_(str(reason)) for reason in error.fields.values())
+    reasons = " ".join(
+        _("{field}: {reason}", field=_(str(form[name].label.text)), reason=_(str(reason)))
+        if form is not None and name in form else _(str(reason))
+        for name, reason in error.fields.items())
     flash(f"{_(error.message)} {reasons}".strip(), "error")
 
 
@@ -168,7 +174,7 @@ def user(user_id: int) -> str:
         grants=sorted(found.roles, key=lambda g: (g.revoked_at is not None, g.granted_at)),
         effective=identity.effective_roles(found), names=_names(found.roles),
         grant_form=grant_form, training_form=training_form, reason_form=ReasonForm(),
-        revoke_form=RevokeRoleForm(), history=history,
+        revoke_form=RevokeRoleForm(), password_form=ResetPasswordForm(), history=history,
     )
 
 
@@ -228,6 +234,48 @@ def _reasoned_change(user_id: int, act: str) -> Response:
     else:
         db.session.commit()
         flash(done, "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@requires("users.manage")
+def reset_password(user_id: int) -> Response:
+    """Set a temporary password the user must change at next log-in (lifts a lock-out)."""
+    found = _user(user_id)
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        flash(_("The password was not reset.") + " " + form_problems(form), "error")
+        return redirect(url_for("admin.user", user_id=user_id))
+    try:
+        identity.reset_password(security.user(), found, form.password.data or "",
+                                form.reason.data or "")
+    except GxpError as refused:
+        _refused(refused, form)
+    else:
+        db.session.commit()
+        flash(_("The password of {name} was reset. Give them the temporary password yourself: "
+                "they must change it at their next log-in.", name=found.full_name), "info")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/two-factor")
+@requires("users.manage")
+def reset_second_factor(user_id: int) -> Response:
+    """Switch a user's two-factor log-in off (lost phone); a role that demands it makes them
+    set it up again at their next log-in."""
+    found = _user(user_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Two-factor log-in was not reset.") + " " + form_problems(form), "error")
+        return redirect(url_for("admin.user", user_id=user_id))
+    try:
+        identity.reset_second_factor(security.user(), found, form.reason.data or "")
+    except GxpError as refused:
+        _refused(refused, form)
+    else:
+        db.session.commit()
+        flash(_("Two-factor log-in of {name} is reset: their old codes and recovery codes no "
+                "longer work.", name=found.full_name), "info")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

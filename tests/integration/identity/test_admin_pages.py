@@ -8,12 +8,13 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from engine import signatures
+from engine import audit, signatures
 from engine.audit import AuditEvent
 from engine.db import db
 from engine.identity import roles
@@ -65,7 +66,11 @@ def test_an_auditor_reads_users_but_changes_nothing(app: Flask, client: FlaskCli
     assert "Carl Clerk" in page
     assert "Deactivate…" not in page and "Grant role" not in page
     token = csrf_token(client, f"/admin/users/{carl}")
+    assert "Reset password" not in page and "Reset two-factor" not in page
     for url, data in ((f"/admin/users/{carl}/deactivate", {"reason": "x"}),
+                      (f"/admin/users/{carl}/password", {"password": "Temporary-pass-7",
+                                                          "reason": "x"}),
+                      (f"/admin/users/{carl}/two-factor", {"reason": "x"}),
                       (f"/admin/users/{carl}/roles", {"role": roles.INSPECTOR}),
                       (f"/admin/users/{carl}/training", {"role": roles.INSPECTOR}),
                       ("/admin/roles", {f"mfa_{roles.INSPECTOR}": "on"})):
@@ -206,6 +211,132 @@ def test_unlock_a_locked_account(app: Flask, admin: FlaskClient, make_user: Any)
     assert "Lou Locked is unlocked." in done
     assert events(app, "user.unlock")[-1].reason == "Phoned the user"
     login(app.test_client(), "lou")
+
+
+def test_reset_a_forgotten_password_then_the_user_must_change_it(
+    app: Flask, admin: FlaskClient, make_user: Any
+) -> None:
+    make_user("lou", roles.RECEIVING_CLERK, full_name="Lou Forgot")
+    lou = user_id(app, "lou")
+    for _ in range(app.extensions["gxpflow.settings"].lockout_attempts):
+        submit(app.test_client(), "/auth/login", {"username": "lou", "password": "guess-guess-1"})
+    url = f"/admin/users/{lou}"
+    page = admin.get(url).get_data(as_text=True)
+    assert "Locked" in page and "Reset password" in page
+    assert f'action="{url}/password"' in page and "return confirm(" in page
+    done = submit(admin, f"{url}/password", {"password": "Temporary-pass-7",
+                                             "reason": "Forgot it, called the service desk"},
+                  form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "The password of Lou Forgot was reset." in done
+    assert "Must change password" in done and "Locked ·" not in done
+    reset = events(app, "user.password_reset")[-1]
+    assert reset.actor_name == "Rosa Admin" and reset.entity_id == str(lou)
+    assert reset.reason == "Forgot it, called the service desk"
+    assert reset.before_values["locked"] and not reset.after_values["locked"]
+    assert not events(app, "user.unlock"), "one event: the reset lifts the lock-out"
+    assert "Temporary-pass-7" not in str([(e.before, e.after) for e in events(
+        app, "user.password_reset")])
+
+    old = app.test_client()
+    refused = submit(old, "/auth/login", {"username": "lou", "password": PASSWORD})
+    assert "The user name or password is wrong." in refused.get_data(as_text=True)
+    lou_client = app.test_client()
+    login(lou_client, "lou", "Temporary-pass-7")
+    assert lou_client.get("/").headers["Location"] == "/auth/password"
+    changed = submit(lou_client, "/auth/password", {"current_password": "Temporary-pass-7",
+                                                    "new_password": "Brand-new-pass-9",
+                                                    "confirm": "Brand-new-pass-9"})
+    assert changed.status_code == 302
+    assert lou_client.get("/").status_code == 200
+    with app.app_context():
+        assert audit.verify().ok
+
+
+def test_reset_password_names_each_field_that_is_wrong(
+    app: Flask, admin: FlaskClient, make_user: Any
+) -> None:
+    make_user("mo", roles.INSPECTOR)
+    mo = user_id(app, "mo")
+    url = f"/admin/users/{mo}"
+    both = submit(admin, f"{url}/password", {"password": "short", "reason": " "},
+                  form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "The password was not reset." in both
+    assert "Temporary password: The password needs at least 10 characters" in both
+    assert "Reason: Say why the password is reset." in both
+    no_reason = submit(admin, f"{url}/password", {"password": "Temporary-pass-7"},
+                       form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "Reason: Say why the password is reset." in no_reason
+    named = submit(admin, f"{url}/password", {"password": "mo-Temporary-7", "reason": "x"},
+                   form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "not containing the user name" in named
+    assert not events(app, "user.password_reset")
+    login(app.test_client(), "mo")  # the old password still works
+
+    admin.get("/lang/zh")
+    zh = submit(admin, f"{url}/password", {"password": "short", "reason": ""},
+                form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "密码未重置。" in zh and "临时密码：" in zh and "原因：请说明重置密码的原因。" in zh
+
+
+def test_reset_two_factor_after_a_lost_phone(app: Flask, admin: FlaskClient,
+                                            make_user: Any) -> None:
+    make_user("gina", roles.INSPECTOR, full_name="Gina Lost")
+    gina = user_id(app, "gina")
+    url = f"/admin/users/{gina}"
+    assert "Reset two-factor" not in admin.get(url).get_data(as_text=True)
+    with app.app_context():
+        found = db.session.get(User, gina)
+        identity.confirm_totp_enrolment(
+            found, pyotp.TOTP(identity.start_totp_enrolment(found)).now())
+        db.session.commit()
+    first = submit(app.test_client(), "/auth/login", {"username": "gina", "password": PASSWORD})
+    assert first.headers["Location"].startswith("/auth/second-factor")
+
+    page = admin.get(url).get_data(as_text=True)
+    assert "Two-factor log-in is on" in page and "Reset two-factor" in page
+    no_reason = submit(admin, f"{url}/two-factor", {"reason": ""}, form_url=url,
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Two-factor log-in was not reset. Reason: This field is required." in no_reason
+    done = submit(admin, f"{url}/two-factor", {"reason": "Phone lost on the train"},
+                  form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "Two-factor log-in of Gina Lost is reset" in done
+    assert "Two-factor log-in is on" not in done and "Reset two-factor" not in done
+    with app.app_context():
+        found = db.session.get(User, gina)
+        assert (found.totp_secret, found.totp_enabled, found.totp_last_step,
+                found.recovery_codes) == (None, False, None, "[]")
+    assert events(app, "user.totp_reset")[-1].reason == "Phone lost on the train"
+
+    again = login(app.test_client(), "gina")
+    assert again.headers["Location"] == "/", "no code asked: her role does not demand one"
+    twice = submit(admin, f"{url}/two-factor", {"reason": "again"}, form_url=url,
+                   follow_redirects=True).get_data(as_text=True)
+    assert "gina has no two-factor log-in to reset." in twice
+    with app.app_context():
+        assert audit.verify().ok
+
+
+def test_reset_two_factor_sends_the_user_to_enrol_again_when_their_role_demands_it(
+    app: Flask, admin: FlaskClient, make_user: Any
+) -> None:
+    make_user("quinn", roles.QUALITY_MANAGER)
+    quinn = user_id(app, "quinn")
+    submit(admin, "/admin/roles", {f"mfa_{roles.QUALITY_MANAGER}": "on"})
+    with app.app_context():
+        found = db.session.get(User, quinn)
+        old_secret = identity.start_totp_enrolment(found)
+        identity.confirm_totp_enrolment(found, pyotp.TOTP(old_secret).now())
+        db.session.commit()
+    url = f"/admin/users/{quinn}"
+    submit(admin, f"{url}/two-factor", {"reason": "New phone"}, form_url=url)
+
+    client = app.test_client()
+    assert login(client, "quinn").headers["Location"] == "/", "no code asked"
+    assert client.get("/").headers["Location"] == "/auth/two-factor"
+    enrol = client.get("/auth/two-factor").get_data(as_text=True)
+    new_secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', enrol).group(1)
+    assert new_secret != old_secret
+    assert client.get("/ledger/").headers["Location"] == "/auth/two-factor"
 
 
 def test_revoke_a_role_with_a_reason(app: Flask, admin: FlaskClient, make_user: Any) -> None:

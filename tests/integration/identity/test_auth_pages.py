@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -95,8 +96,39 @@ def test_role_requiring_two_factor_forces_enrolment_then_asks_for_codes(
     assert first.headers["Location"].startswith("/auth/second-factor")
     bad = submit(other, "/auth/second-factor", {"code": "123456"})
     assert "wrong or expired" in bad.get_data(as_text=True)
-    good = submit(other, "/auth/second-factor", {"code": pyotp.TOTP(secret).now()})
+    # The enrolment's code is spent: the phone's next one logs in.
+    good = submit(other, "/auth/second-factor",
+                  {"code": pyotp.TOTP(secret).at(time.time() + 30)})
     assert good.status_code == 302
+    assert other.get("/").status_code == 200
+
+
+def test_a_two_factor_code_logs_in_only_once(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    vera = make_user("vera", roles.QUALITY_MANAGER)
+    with app.app_context():
+        found = db.session.get(type(vera), vera.id)
+        totp = pyotp.TOTP(identity.start_totp_enrolment(found))
+        identity.confirm_totp_enrolment(found, totp.at(time.time() - 30))  # the step before
+        db.session.commit()
+    code = totp.now()
+    submit(client, "/auth/login", {"username": "vera", "password": PASSWORD})
+    assert submit(client, "/auth/second-factor", {"code": code}).status_code == 302
+    assert client.get("/").status_code == 200
+
+    # Someone who saw the password and the code over her shoulder tries them at once.
+    other = app.test_client()
+    submit(other, "/auth/login", {"username": "vera", "password": PASSWORD})
+    replayed = submit(other, "/auth/second-factor", {"code": code})
+    assert replayed.status_code == 200
+    assert "The two-factor code is wrong or expired." in replayed.get_data(as_text=True)
+    assert other.get("/").headers["Location"].startswith("/auth/login")
+    with app.app_context():
+        assert db.session.get(type(vera), vera.id).failed_attempts == 1
+
+    fresh = submit(other, "/auth/second-factor", {"code": totp.at(time.time() + 30)})
+    assert fresh.status_code == 302, "the next step's code is new"
     assert other.get("/").status_code == 200
 
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import audit
 from engine.audit import AuditEvent
@@ -14,7 +14,7 @@ from engine.db import db, utcnow
 from engine.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDenied
 from engine.identity import roles
 from engine.identity import service as identity
-from engine.identity.models import Notification
+from engine.identity.models import Notification, User
 from tests.support.factories import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("ctx")
@@ -134,12 +134,107 @@ def test_totp_enrolment_and_recovery_codes(make_user) -> None:
     assert "<svg" in identity.qr_svg(identity.totp_uri(gina))
     with pytest.raises(InvalidInput):
         identity.confirm_totp_enrolment(gina, "000000")
-    codes = identity.confirm_totp_enrolment(gina, pyotp.TOTP(secret).now())
+    now = utcnow()
+    codes = identity.confirm_totp_enrolment(gina, pyotp.TOTP(secret).at(now), now=now)
     assert gina.totp_enabled and len(codes) == 10
-    identity.verify_second_factor(gina, pyotp.TOTP(secret).now(), POLICY)
+    later = now + timedelta(seconds=30)  # the enrolment code is spent: the next one logs in
+    identity.verify_second_factor(gina, pyotp.TOTP(secret).at(later), POLICY, now=later)
     identity.verify_second_factor(gina, codes[0], POLICY)
     with pytest.raises(NotAuthenticated):
         identity.verify_second_factor(gina, codes[0], POLICY)  # a recovery code works once
+
+
+def test_a_totp_code_is_accepted_once(make_user) -> None:
+    hugo = make_user("hugo", roles.QUALITY_MANAGER)
+    totp = pyotp.TOTP(identity.start_totp_enrolment(hugo))
+    policy = identity.Policy()
+    now = utcnow()
+    identity.confirm_totp_enrolment(hugo, totp.at(now), now=now)
+    with pytest.raises(NotAuthenticated, match="wrong or expired"):
+        identity.verify_second_factor(hugo, totp.at(now), policy, now=now)  # enrolment's code
+    later = now + timedelta(seconds=30)
+    identity.verify_second_factor(hugo, totp.at(later), policy, now=later)
+    for replayed in (later, now):  # the same code, and an older one still in the window
+        with pytest.raises(NotAuthenticated, match="wrong or expired"):
+            identity.verify_second_factor(hugo, totp.at(replayed), policy, now=later)
+    assert hugo.failed_attempts == 3, "a replayed code counts as a wrong one"
+    ahead = later + timedelta(seconds=30)  # the phone's clock runs a step ahead
+    identity.verify_second_factor(hugo, totp.at(ahead), policy, now=later)
+    with pytest.raises(NotAuthenticated):  # the current code is now older than the last one
+        identity.verify_second_factor(hugo, totp.at(later), policy, now=later)
+    db.session.commit()
+    assert db.session.scalar(select(User.totp_last_step).where(User.id == hugo.id)) == (
+        totp.timecode(ahead))
+    failures = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "login.failed")).all()
+    assert [f.after_values["reason"] for f in failures] == ["wrong second factor"] * 4
+
+
+def test_a_totp_code_another_log_in_took_meanwhile_is_refused(make_user) -> None:
+    ines = make_user("ines", roles.QUALITY_MANAGER)
+    totp = pyotp.TOTP(identity.start_totp_enrolment(ines))
+    now = utcnow()
+    identity.confirm_totp_enrolment(ines, totp.at(now), now=now)
+    db.session.commit()
+    later = now + timedelta(seconds=30)
+    # A log-in racing this one accepted the same code after this one read the user.
+    db.session.execute(update(User).where(User.id == ines.id)
+                       .values(totp_last_step=totp.timecode(later))
+                       .execution_options(synchronize_session=False))
+    assert ines.totp_last_step == totp.timecode(now), "this log-in has not seen it"
+    with pytest.raises(NotAuthenticated):
+        identity.verify_second_factor(ines, totp.at(later), identity.Policy(), now=later)
+
+
+def test_reset_password_by_an_administrator(make_user) -> None:
+    admin = make_user("admin", roles.ADMINISTRATOR)
+    jack = make_user("jack", roles.RECEIVING_CLERK)
+    for _ in range(3):
+        identity.register_failure(jack, POLICY, "wrong password")
+    assert jack.locked_at is not None
+    with pytest.raises(InvalidInput) as refused:
+        identity.reset_password(admin, jack, "jack-short", " ")
+    assert set(refused.value.fields) == {"password", "reason"}
+    with pytest.raises(PermissionDenied, match="your own password") as own:
+        identity.reset_password(admin, admin, "Temporary-pass-31", "forgot it")
+    assert own.value.text("zh").startswith("您不能重置自己的密码")
+    identity.reset_password(admin, jack, "Temporary-pass-31", "forgot it, called the desk")
+    db.session.commit()
+    assert jack.must_change_password and jack.locked_at is None and jack.failed_attempts == 0
+    assert identity.authenticate("jack", "Temporary-pass-31", POLICY) == jack
+    reset = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "user.password_reset"))
+    assert reset.reason == "forgot it, called the desk"
+    assert reset.before_values["locked"] is True and reset.after_values["locked"] is False
+    assert audit.verify().ok
+
+
+def test_reset_second_factor_by_an_administrator(make_user) -> None:
+    admin = make_user("admin", roles.ADMINISTRATOR)
+    kim = make_user("kim", roles.QUALITY_MANAGER)
+    clerk = make_user("clerk", roles.RECEIVING_CLERK)
+    totp = pyotp.TOTP(identity.start_totp_enrolment(kim))
+    now = utcnow()
+    codes = identity.confirm_totp_enrolment(kim, totp.at(now), now=now)
+    with pytest.raises(PermissionDenied, match=r"users\.manage"):
+        identity.reset_second_factor(clerk, kim, "lost phone")
+    with pytest.raises(PermissionDenied, match="your own two-factor"):
+        identity.reset_second_factor(admin, admin, "lost phone")
+    with pytest.raises(InvalidInput, match="reason"):
+        identity.reset_second_factor(admin, kim, "")
+    assert kim.totp_enabled
+    identity.reset_second_factor(admin, kim, "lost phone")
+    db.session.commit()
+    assert (kim.totp_secret, kim.totp_enabled, kim.totp_last_step, kim.recovery_codes) == (
+        None, False, None, "[]")
+    with pytest.raises(NotAuthenticated):
+        identity.verify_second_factor(kim, codes[0], POLICY)  # the recovery codes went too
+    with pytest.raises(Conflict, match="no two-factor log-in"):
+        identity.reset_second_factor(admin, kim, "again")
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.totp_reset"))
+    assert event.reason == "lost phone" and event.before_values == {
+        "totp_enabled": True, "recovery_codes": 10}
+    assert audit.verify().ok
 
 
 def test_mfa_requirement_per_role(make_user) -> None:

@@ -141,6 +141,42 @@ def test_an_administrator_cannot_revoke_their_own_roles(
     assert chain_verifies(app)
 
 
+def test_an_administrator_cannot_reset_their_own_password_or_two_factor(
+    app: Flask, root: FlaskClient, make_user: Any
+) -> None:
+    make_user("cora", roles.ADMINISTRATOR)  # another administrator could do it
+    rosa = user_id(app, "root")
+    with app.app_context():
+        found = db.session.get(User, rosa)
+        identity.start_totp_enrolment(found)
+        found.totp_enabled = True
+        db.session.commit()
+    before = written(app)
+    url = f"/admin/users/{rosa}"
+    own = root.get(url).get_data(as_text=True)
+    assert f'action="{url}/password"' not in own and f'action="{url}/two-factor"' not in own
+    assert 'href="/auth/password"' in own
+    page = submit(root, f"{url}/password", {"password": "Temporary-pass-7",
+                                            "reason": "Forgot it"},
+                  form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert ("You cannot reset your own password: change it on your password page, or ask "
+            "another administrator.") in page
+    totp = submit(root, f"{url}/two-factor", {"reason": "Lost my phone"}, form_url=url,
+                  follow_redirects=True).get_data(as_text=True)
+    assert "You cannot reset your own two-factor log-in" in totp
+    root.get("/lang/zh")
+    zh = submit(root, f"{url}/password", {"password": "Temporary-pass-7", "reason": "忘记"},
+                form_url=url, follow_redirects=True).get_data(as_text=True)
+    assert "您不能重置自己的密码" in zh
+    assert written(app) == before
+    with app.app_context():
+        found = db.session.get(User, rosa)
+        assert found.totp_enabled and not found.must_change_password
+    assert chain_verifies(app)
+    assert login(app.test_client(), "root").headers["Location"].startswith(
+        "/auth/second-factor")
+
+
 def test_the_last_active_administrator_keeps_the_role(
     app: Flask, root: FlaskClient, make_user: Any
 ) -> None:
