@@ -450,20 +450,68 @@ ENTITY_NAMES: dict[type, str] = {Site: "site", Location: "location", Product: "p
 
 
 def set_active(actor: User | audit.Actor, record: Site | Location | Product | Party | Licence,
-               active: bool, reason: str) -> None:
-    """Retire (or bring back) a master record; master records are never deleted."""
+               active: bool, reason: str, *, stock_acknowledged: bool = False) -> None:
+    """Retire (or bring back) a master record; master records are never deleted.
+
+    A site, location or product that still holds stock is retired only when the person says
+    they know (`stock_acknowledged`): its stock stays, traceable, but is no longer picked for
+    orders (a retired location) or received and ordered again (a retired product). What was on
+    hand is recorded with the act."""
     _require(actor, "masterdata.edit")
     entity = ENTITY_NAMES[type(record)]
     if record.active == active:
         return
+    held = {} if active else stock_on_hand(record)
+    if held and not stock_acknowledged:
+        total = sum(held.values())
+        shown = ", ".join(f"{quantity} {status}" for status, quantity in held.items())
+        raise Conflict(
+            f"{_record_name(record)} still holds {total} units ({shown}). Retired, it takes no "
+            "new stock and its stock is no longer picked for orders: move the stock first, or "
+            "confirm that it stays.",
+            zh=f"{_record_name(record)} 仍有库存 {total} 件（{shown}）。停用后不再接收新库存，"
+               "其库存也不再被拣货出库：请先移库，或确认库存保留在此。",
+            fields={"stock_acknowledged": f"{total} units on hand."})
     before = record.audit_values()
     record.active = active
     if isinstance(record, Licence):
         record.party.licence_flag = licence_flag(record.party)
     db.session.flush()
+    after = record.audit_values() | ({"stock_on_hand": held} if held else {})
     audit.record(actor, f"{entity}.{'activate' if active else 'deactivate'}", entity, record.id,
-                 before=before, after=record.audit_values(), reason=reason,
-                 reason_required=True)
+                 before=before, after=after, reason=reason, reason_required=True)
+
+
+def stock_on_hand(record: Site | Location | Product | Party | Licence) -> dict[str, int]:
+    """Units on hand per status at a site, in a location or of a product (empty: none; parties
+    and licences hold no stock)."""
+    from sqlalchemy import func
+
+    from engine.ledger.models import StockBalance
+
+    query = (select(StockBalance.status, func.sum(StockBalance.quantity))
+             .where(StockBalance.quantity > 0).group_by(StockBalance.status)
+             .order_by(StockBalance.status))
+    if isinstance(record, Location):
+        query = query.where(StockBalance.location_id == record.id)
+    elif isinstance(record, Site):
+        query = query.join(Location, Location.id == StockBalance.location_id).where(
+            Location.site_id == record.id)
+    elif isinstance(record, Product):
+        query = query.where(StockBalance.product_id == record.id)
+    else:
+        return {}
+    return {str(status): int(quantity) for status, quantity in db.session.execute(query)}
+
+
+def _record_name(record: Site | Location | Product | Party | Licence) -> str:
+    if isinstance(record, Location):
+        return f"Location {record.label}"
+    if isinstance(record, Site):
+        return f"Site {record.code}"
+    if isinstance(record, Product):
+        return f"Product {record.code}"
+    return f"{ENTITY_NAMES[type(record)].capitalize()} {record.id}"
 
 
 # -- validity of licences and registrations ------------------------------------------------

@@ -125,6 +125,8 @@ class ActiveForm(FlaskForm):
 
     reason = TextAreaField("Reason", validators=[DataRequired(message="Say why."),
                                                  Length(max=1000)])
+    stock_acknowledged = BooleanField("The stock on hand stays here, no longer picked for "
+                                      "orders.")
 
 
 class ReviewForm(SignatureForm):

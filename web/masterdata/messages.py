@@ -108,6 +108,11 @@ ZH: dict[str, str] = {
     "Master data": "主数据", "Recall notices": "召回通知方式",
     "Recall notices by e-mail": "召回通知邮箱",
     "Recall notices by webhook (URL)": "召回通知回调地址",
+    "Stock is still on hand here: {total} units.": "此处仍有库存：{total} 件。",
+    "Deactivated, it takes no new stock and its stock is no longer picked for orders; the "
+    "stock stays traceable. Move it first if it should be sold.":
+        "停用后不再接收新库存，其库存也不再被拣货出库；库存仍可追溯。如需销售，请先移库。",
+    "The stock on hand stays here, no longer picked for orders.": "库存保留在此，不再拣货出库。",
 }
 
 add_messages({english: chinese for english, chinese in ZH.items()

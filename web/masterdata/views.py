@@ -25,6 +25,7 @@ from engine.masterdata.models import (
     Product,
     Site,
 )
+from web.i18n import get_locale
 from web.i18n import translate as _
 from web.masterdata import bp
 from web.masterdata.forms import (
@@ -114,7 +115,7 @@ def _save(form: FlaskForm, act: Callable[[], Any], done: str) -> tuple[Any, dict
         record = act()
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refused.text(get_locale()), "error")
         problems = {str(k): str(v) for k, v in refused.fields.items()}
         return None, problems
     db.session.commit()
@@ -547,11 +548,13 @@ def set_active(kind: str, record_id: int, act: str) -> Page:
     name, back = _describe(kind, record)
     form = ActiveForm()
     errors: dict[str, str] = {}
+    held = md.stock_on_hand(record) if act == "deactivate" and record.active else {}
     if form.validate_on_submit():
         done = (_("{name} was deactivated.", name=name) if act == "deactivate"
                 else _("{name} is active again.", name=name))
         def change() -> Any:
-            md.set_active(user(), record, act == "activate", form.reason.data or "")
+            md.set_active(user(), record, act == "activate", form.reason.data or "",
+                          stock_acknowledged=bool(form.stock_acknowledged.data))
             return record
 
         saved, errors = _save(form, change, done)
@@ -561,4 +564,4 @@ def set_active(kind: str, record_id: int, act: str) -> Page:
         errors = {"reason": _("Say why.")}
     status = 422 if errors else 200
     return render_template("masterdata/confirm_active.html", form=form, name=name, back=back,
-                           act=act, errors=errors), status
+                           act=act, errors=errors, held=held), status

@@ -3,6 +3,7 @@ nothing deleted; first-purchase review signed; licence validity flagged."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from engine.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDe
 from engine.identity import roles
 from engine.masterdata import service as md
 from engine.masterdata.models import Party, Product
+from tests.integration.ledger.world import World
 from tests.support.factories import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("ctx")
@@ -201,3 +203,23 @@ def test_refresh_flags_changes_only_what_changed(make_user) -> None:
     again = md.refresh_flags(TODAY + timedelta(days=150))
     assert (again.parties, again.products) == ([], [])
     assert db.session.get(Product, product.id).registration_flag == "expired"
+
+
+def test_retiring_a_place_or_product_that_holds_stock_needs_a_yes(world: World) -> None:
+    world.receive_available("L1", 12)
+    db.session.commit()
+    for record, name in ((world.stock, "Location SH/A-01"), (world.shanghai, "Site SH"),
+                         (world.thermometer, "Product THERMO")):
+        with pytest.raises(Conflict) as refused:
+            md.set_active(world.qm, record, False, "Closing")
+        assert refused.value.message.startswith(f"{name} still holds 12 units (12 available).")
+        assert refused.value.fields == {"stock_acknowledged": "12 units on hand."}
+        db.session.rollback()
+        assert record.active
+    md.set_active(world.qm, world.stock, False, "Rack dismantled", stock_acknowledged=True)
+    md.set_active(world.qm, world.stock2, False, "Empty rack")  # nothing on hand: no question
+    db.session.commit()
+    [event] = [e for e in audit.history("location", world.stock.id)
+               if e.action == "location.deactivate"]
+    assert json.loads(event.after or "{}")["stock_on_hand"] == {"available": 12}
+    assert audit.verify().ok

@@ -208,8 +208,16 @@ def test_deactivating_asks_for_confirmation_and_a_reason(app: Flask, client: Fla
     url = f"/masterdata/locations/{ids(app)['stock_room']}/deactivate"
     confirm = text(client.get(url))
     assert "never deleted" in confirm and "Yes, deactivate" in confirm
+    held = re.search(r"Stock is still on hand here: (\d+) units\.", confirm)
+    assert held, "the demo's A-01 holds stock: the page says how much"
     assert submit(client, url, {"reason": ""}).status_code == 422
-    assert submit(client, url, {"reason": "Rack A-01 dismantled"}).status_code == 302
+    unticked = submit(client, url, {"reason": "Rack A-01 dismantled"})
+    assert unticked.status_code == 422
+    assert f"still holds {held.group(1)} units" in text(unticked)
+    with app.app_context():
+        assert md.get_location("SH", "A-01").active
+    assert submit(client, url, {"reason": "Rack A-01 dismantled",
+                                "stock_acknowledged": "y"}).status_code == 302
     with app.app_context():
         assert not md.get_location("SH", "A-01").active
     assert "Deactivated" in text(client.get("/masterdata/locations?state=all&q=A-01"))
