@@ -37,7 +37,8 @@ def notice_text(notice: dict[str, Any]) -> str:
         "Units you received / 贵方收到的产品:",
     ]
     lines += [f"  lot {line['lot']} {('serial ' + line['serial']) if line['serial'] else ''}"
-              f" qty {line['quantity']} (delivery {line.get('document', '')})"
+              f" qty {line['quantity']} (delivery notes / 随货同行单: "
+              f"{line.get('document') or '-'})"
               for line in notice["lines"]]
     lines += ["", "Stop using and distributing these units, quarantine them and confirm receipt "
               "of this notice. / 请立即停止使用和销售上述产品，隔离存放并确认收到本通知。"]
