@@ -36,7 +36,7 @@ def notice_text(notice: dict[str, Any]) -> str:
         "",
         "Units you received / 贵方收到的产品:",
     ]
-    lines += [f"  lot {line['lot']} {('serial ' + line['serial']) if line['serial'] else ''}"
+    lines += [f"  lot {line['lot']}{(' serial ' + line['serial']) if line['serial'] else ''}"
               f" qty {line['quantity']} (delivery notes / 随货同行单: "
               f"{line.get('document') or '-'})"
               for line in notice["lines"]]

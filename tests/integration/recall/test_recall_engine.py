@@ -69,7 +69,7 @@ def test_start_holds_every_unit_everywhere_and_lists_customers(
     assert len(outbox) == 1
     message = email.message_from_bytes(outbox[0].read_bytes(), policy=email.policy.default)
     assert message["To"] == "recalls@renkang.example"
-    assert "lot L1  qty 5 (delivery notes / 随货同行单: SO-1)" in message.get_content()  # type: ignore[attr-defined]
+    assert "lot L1 qty 5 (delivery notes / 随货同行单: SO-1)" in message.get_content()  # type: ignore[attr-defined]
     assert clinic.notified_at is None
     deliveries = db.session.scalars(select(RecallDelivery).where(
         RecallDelivery.consignee_id == clinic.id)).all()
