@@ -67,6 +67,7 @@ add_messages(
         "Next": "下一页",
         "Page {page} of {pages} · {total} rows": "第 {page} / {pages} 页 · 共 {total} 条",
         "Page {page} of {pages} · {total} row": "第 {page} / {pages} 页 · 共 {total} 条",
+        "BROKEN": "已失效",
         "Log in": "登录",
         "Log out": "退出",
         "User name": "用户名",

@@ -617,6 +617,22 @@ def start_totp_enrolment(user: User) -> str:
     return user.totp_secret
 
 
+def restart_totp_enrolment(user: User, password: str, policy: Policy) -> str:
+    """Move two-factor log-in to a new phone. The user proves it is them with their password
+    first (a session left open must not be enough to switch the second factor off); then the
+    old secret and recovery codes stop working and a new secret is returned to enrol. Audited;
+    a wrong password counts towards the lock-out."""
+    if not password_matches(user, password):
+        register_failure(user, policy, "wrong password to set up two-factor log-in again")
+        raise NotAuthenticated("The password is wrong: two-factor log-in stays as it was.",
+                               zh="密码错误：双因素登录保持不变。")
+    audit.record(user, "user.totp_restart", "user", user.id,
+                 before={"totp_enabled": user.totp_enabled},
+                 after={"totp_enabled": False, "recovery_codes": 0})
+    user.recovery_codes = "[]"
+    return start_totp_enrolment(user)
+
+
 def totp_uri(user: User) -> str:
     if not user.totp_secret:
         raise InvalidInput("Two-factor enrolment has not been started.")

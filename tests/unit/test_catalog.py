@@ -34,3 +34,17 @@ def test_homonyms_read_by_their_context(app: Flask) -> None:
         assert translate("closed", context="task") == translate("closed")  # no context key
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert translate("open", context="task") == "open"
+
+
+def test_every_literal_text_of_the_templates_has_its_chinese(app: Flask) -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "web"
+    literal = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+    missing = sorted(
+        f"{template.relative_to(root)}: {double or single}"
+        for template in root.rglob("templates/**/*.html")
+        for double, single in literal.findall(template.read_text(encoding="utf-8"))
+        if (double or single) not in CATALOG["zh"])
+    assert missing == []

@@ -107,8 +107,14 @@ def enrol_totp() -> str | Response:
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes)
     if request.method == "POST" and request.form.get("restart") and form.validate():
-        me.totp_enabled = False
-        me.totp_secret = None
+        try:
+            identity.restart_totp_enrolment(me, request.form.get("password", ""),
+                                            security.policy())
+        except NotAuthenticated as refused:
+            db.session.commit()  # the failed attempt is evidence (lock-out)
+            flash(refused.text(get_locale()), "error")
+        else:
+            db.session.commit()
     if me.totp_enabled:
         return render_template("auth/totp_on.html", form=EmptyForm())
     if not me.totp_secret:

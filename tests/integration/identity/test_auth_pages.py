@@ -11,6 +11,7 @@ import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engine import audit
 from engine.db import db, utcnow
 from engine.identity import roles
 from engine.identity import service as identity
@@ -130,6 +131,35 @@ def test_a_two_factor_code_logs_in_only_once(
     fresh = submit(other, "/auth/second-factor", {"code": totp.at(time.time() + 30)})
     assert fresh.status_code == 302, "the next step's code is new"
     assert other.get("/").status_code == 200
+
+
+def test_setting_two_factor_up_again_needs_the_password(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    wen = make_user("wen", roles.INSPECTOR)
+    with app.app_context():
+        found = db.session.get(type(wen), wen.id)
+        totp = pyotp.TOTP(identity.start_totp_enrolment(found))
+        identity.confirm_totp_enrolment(found, totp.at(time.time() - 30))
+        db.session.commit()
+    submit(client, "/auth/login", {"username": "wen", "password": PASSWORD})
+    submit(client, "/auth/second-factor", {"code": totp.now()})
+    page = client.get("/auth/two-factor").get_data(as_text=True)
+    assert "Two-factor log-in is on" in page and 'name="password"' in page
+    form = {"restart": "1", "code": "restart"}
+    wrong = submit(client, "/auth/two-factor", {**form, "password": "not-hers-123"})
+    assert "The password is wrong: two-factor log-in stays as it was." in \
+        wrong.get_data(as_text=True)
+    with app.app_context():
+        kept = db.session.get(type(wen), wen.id)
+        assert kept.totp_enabled and kept.failed_attempts == 1
+    again = submit(client, "/auth/two-factor", {**form, "password": PASSWORD})
+    assert 'id="totp-secret"' in again.get_data(as_text=True)  # a new secret to scan
+    with app.app_context():
+        moved = db.session.get(type(wen), wen.id)
+        assert not moved.totp_enabled and moved.recovery_codes == "[]"
+        assert [e.action for e in audit.history("user", wen.id)][-1] == "user.totp_restart"
+        assert audit.verify().ok
 
 
 def test_idle_sessions_must_log_in_again(app: Flask, client: FlaskClient, make_user: Any) -> None:
