@@ -7,12 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from engine.identity import service as identity
 from engine.ledger import service as ledger
 from engine.recall.models import Recall, RecallConsignee
 from tests.integration.ledger.world import build_world, place
+from tests.support.httpsink import serving
 
 
 class Sink(BaseHTTPRequestHandler):
@@ -43,12 +43,8 @@ class Sink(BaseHTTPRequestHandler):
 @pytest.fixture
 def sink() -> Iterator[str]:
     Sink.received = []
-    server = HTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/recall-hook"
-    server.shutdown()
-    server.server_close()
+    with serving(Sink) as base:
+        yield f"{base}/recall-hook"
 
 
 def _call(url: str, token: str, body: Any, key: str | None = None) -> tuple[int, dict[str, Any],

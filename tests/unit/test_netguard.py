@@ -4,9 +4,8 @@ No test needs the internet: IP literals, or a resolver answer set by the test.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from engine.errors import ConfigError
 from engine.netguard import WebhookRefused, allow_list, check_webhook
 from engine.recall import channels
 from tests.support.dns import Resolver
+from tests.support.httpsink import serving
 
 
 def refusal(url: str, allowed: str = "") -> WebhookRefused:
@@ -158,13 +158,8 @@ class Sink(BaseHTTPRequestHandler):
 @pytest.fixture
 def sink() -> Iterator[str]:
     Sink.received = []
-    server = HTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(Sink) as base:
+        yield base
 
 
 NOTICE = {"number": "RC-1", "consignee_id": 7, "lines": []}

@@ -241,21 +241,14 @@ def _reasoned_change(user_id: int, act: str) -> Response:
 @requires("users.manage")
 def reset_password(user_id: int) -> Response:
     """Set a temporary password the user must change at next log-in (lifts a lock-out)."""
-    found = _user(user_id)
     form = ResetPasswordForm()
-    if not form.validate_on_submit():
-        flash(_("The password was not reset.") + " " + form_problems(form), "error")
-        return redirect(url_for("admin.user", user_id=user_id))
-    try:
-        identity.reset_password(security.user(), found, form.password.data or "",
-                                form.reason.data or "")
-    except GxpError as refused:
-        _refused(refused, form)
-    else:
-        db.session.commit()
-        flash(_("The password of {name} was reset. Give them the temporary password yourself: "
-                "they must change it at their next log-in.", name=found.full_name), "info")
-    return redirect(url_for("admin.user", user_id=user_id))
+    return _act_on_user(
+        user_id, form, _("The password was not reset."),
+        lambda found: identity.reset_password(security.user(), found, form.password.data or "",
+                                              form.reason.data or ""),
+        lambda found: _("The password of {name} was reset. Give them the temporary password "
+                        "yourself: they must change it at their next log-in.",
+                        name=found.full_name))
 
 
 @bp.post("/users/<int:user_id>/two-factor")
@@ -263,19 +256,30 @@ def reset_password(user_id: int) -> Response:
 def reset_second_factor(user_id: int) -> Response:
     """Switch a user's two-factor log-in off (lost phone); a role that demands it makes them
     set it up again at their next log-in."""
-    found = _user(user_id)
     form = ReasonForm()
+    return _act_on_user(
+        user_id, form, _("Two-factor log-in was not reset."),
+        lambda found: identity.reset_second_factor(security.user(), found,
+                                                   form.reason.data or ""),
+        lambda found: _("Two-factor log-in of {name} is reset: their old codes and recovery "
+                        "codes no longer work.", name=found.full_name))
+
+
+def _act_on_user(user_id: int, form: FlaskForm, not_done: str, act: Callable[[User], None],
+                 done: Callable[[User], str]) -> Response:
+    """An administrator's act on a user from a submitted form: committed and said, or undone
+    with each refused field named by its label; back to the user's page either way."""
+    found = _user(user_id)
     if not form.validate_on_submit():
-        flash(_("Two-factor log-in was not reset.") + " " + form_problems(form), "error")
+        flash(f"{not_done} {form_problems(form)}", "error")
         return redirect(url_for("admin.user", user_id=user_id))
     try:
-        identity.reset_second_factor(security.user(), found, form.reason.data or "")
+        act(found)
     except GxpError as refused:
         _refused(refused, form)
     else:
         db.session.commit()
-        flash(_("Two-factor log-in of {name} is reset: their old codes and recovery codes no "
-                "longer work.", name=found.full_name), "info")
+        flash(done(found), "info")
     return redirect(url_for("admin.user", user_id=user_id))
 
 

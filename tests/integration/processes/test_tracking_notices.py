@@ -12,11 +12,10 @@ import hashlib
 import hmac
 import json
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from engine.tracking.models import TrackingDelivery, TrackingNotice
 from tests.integration.processes import stockworld as sw
 from tests.integration.processes import test_receiving as rc
 from tests.integration.processes.test_outbound import CHECK_OK, SHIP, order, pick
+from tests.support.httpsink import serving
 from tests.support.web import csrf_token, login, submit
 
 world = sw.world
@@ -65,12 +65,8 @@ class Sink(BaseHTTPRequestHandler):
 @pytest.fixture
 def sink() -> Iterator[str]:
     Sink.received, Sink.failures = [], 0
-    server = HTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/tracking-hook"
-    server.shutdown()
-    server.server_close()
+    with serving(Sink) as base:
+        yield f"{base}/tracking-hook"
 
 
 @pytest.fixture
