@@ -469,7 +469,7 @@ def set_active(actor: User | audit.Actor, record: Site | Location | Product | Pa
             f"{_record_name(record)} still holds {total} units ({shown}). Retired, it takes no "
             "new stock and its stock is no longer picked for orders: move the stock first, or "
             "confirm that it stays.",
-            zh=f"{_record_name(record)} 仍有库存 {total} 件（{shown}）。停用后不再接收新库存，"
+            zh=f"{_record_name(record, 'zh')} 仍有库存 {total} 件。停用后不再接收新库存，"
                "其库存也不再被拣货出库：请先移库，或确认库存保留在此。",
             fields={"stock_acknowledged": f"{total} units on hand."})
     before = record.audit_values()
@@ -504,13 +504,15 @@ def stock_on_hand(record: Site | Location | Product | Party | Licence) -> dict[s
     return {str(status): int(quantity) for status, quantity in db.session.execute(query)}
 
 
-def _record_name(record: Site | Location | Product | Party | Licence) -> str:
+def _record_name(record: Site | Location | Product | Party | Licence, locale: str = "en") -> str:
+    """"Location SH/A-01", "库位 SH/A-01": a record as a message names it."""
+    zh = locale == "zh"
     if isinstance(record, Location):
-        return f"Location {record.label}"
+        return f"{'库位' if zh else 'Location'} {record.label}"
     if isinstance(record, Site):
-        return f"Site {record.code}"
+        return f"{'仓库' if zh else 'Site'} {record.code}"
     if isinstance(record, Product):
-        return f"Product {record.code}"
+        return f"{'产品' if zh else 'Product'} {record.code}"
     return f"{ENTITY_NAMES[type(record)].capitalize()} {record.id}"
 
 
