@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -166,12 +167,19 @@ def element_states(workflow: BpmnWorkflow) -> dict[str, str]:
 def taken_flows(workflow: BpmnWorkflow) -> list[tuple[str, str]]:
     """(source, target) element ids of the sequence flows the main process really took: a
     reached task and the completed element it came from in the task tree (two elements both
-    visited do not make the flow between them taken: a gateway's other branch, a loop)."""
+    visited do not make the flow between them taken: a gateway's other branch, a loop), and
+    every branch that reached a join that went on."""
     taken: set[tuple[str, str]] = set()
-    for task in workflow.get_tasks():
+    tasks = [task for task in workflow.get_tasks() if task.workflow is workflow]
+    # A join goes on from one branch's arrival; the other branches' arrivals are cancelled,
+    # yet their flows into the join were taken too.
+    joined = {task.task_spec.name for task in tasks if isinstance(task.task_spec, Join)
+              and task.has_state(_ACTIVE | TaskState.COMPLETED)}
+    for task in tasks:
         target = _bpmn_id(task)
-        if (task.workflow is not workflow or not target
-                or not task.has_state(_ACTIVE | TaskState.COMPLETED)):
+        arrived_at_join = (task.has_state(TaskState.CANCELLED)
+                           and task.task_spec.name in joined)
+        if not target or not (task.has_state(_ACTIVE | TaskState.COMPLETED) or arrived_at_join):
             continue
         parent = task.parent
         while parent is not None and _bpmn_id(parent) is None:  # engine-internal tasks

@@ -163,3 +163,40 @@ def test_only_the_flows_really_taken_are_marked_on_the_diagram() -> None:
     assert ("Gateway_review_result", "Task_putaway") in taken
     assert ("Gateway_review", "Task_putaway") not in taken, "the branch not chosen"
     assert len(taken) == 6
+
+
+def _parallel_process() -> bytes:
+    """start -> split -> A, B -> join -> C -> end (A, B and C user tasks)."""
+    def task(name: str) -> str:
+        return (f'<bpmn:userTask id="Task_{name}"><bpmn:extensionElements>'
+                f'<spiffworkflow:properties><spiffworkflow:property name="step" '
+                f'value="test.{name.lower()}" /></spiffworkflow:properties>'
+                "</bpmn:extensionElements></bpmn:userTask>")
+    flows = [("Begin", "Split"), ("Split", "Task_A"), ("Split", "Task_B"), ("Task_A", "Join"),
+             ("Task_B", "Join"), ("Join", "Task_C"), ("Task_C", "Finish")]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="D" '
+        'targetNamespace="t"><bpmn:process id="par" isExecutable="true">'
+        '<bpmn:startEvent id="Begin" /><bpmn:parallelGateway id="Split" />'
+        + task("A") + task("B") + '<bpmn:parallelGateway id="Join" />' + task("C")
+        + '<bpmn:endEvent id="Finish" />'
+        + "".join(f'<bpmn:sequenceFlow id="F{i}" sourceRef="{a}" targetRef="{b}" />'
+                  for i, (a, b) in enumerate(flows))
+        + "</bpmn:process></bpmn:definitions>").encode()
+
+
+def test_every_branch_into_a_parallel_join_is_marked_taken() -> None:
+    spec, called = load_spec(_parallel_process(), "par", {})
+    workflow = new_workflow(spec, called, {})
+    workflow.do_engine_steps()
+    for _ in range(2):  # A and B, one after the other
+        ready = ready_user_tasks(workflow)[0]
+        ready.task.run()
+        workflow.do_engine_steps()
+    assert [t.task.task_spec.bpmn_id for t in ready_user_tasks(workflow)] == ["Task_C"]
+    taken = taken_flows(workflow)
+    assert ("Task_A", "Join") in taken and ("Task_B", "Join") in taken
+    assert ("Join", "Task_C") in taken
+    assert len(taken) == 6
