@@ -18,6 +18,18 @@ def clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
 
 
+class Bilingual(str):
+    """A text made at run time (it quotes an address, a number) in English, carrying its
+    Chinese: a field problem no message catalog can hold. The web's translate() reads `zh`."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Bilingual:
+        text = super().__new__(cls, en)
+        text.zh = zh
+        return text
+
+
 class GxpError(Exception):
     """Base of every error GxPFlow raises on purpose."""
 

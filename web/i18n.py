@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, has_request_context, request, session
 
 from engine.config import LOCALES, Settings
+from engine.errors import Bilingual
 
 CATALOG: dict[str, dict[str, str]] = {"zh": {}}
 
@@ -137,7 +138,11 @@ def get_timezone() -> ZoneInfo:
 def translate(message: str, context: str = "", **values: Any) -> str:
     """`message` in the user's language; with a `context`, its "context|message" translation
     first (an open task is 待办, an open recall 进行中)."""
-    catalog = CATALOG.get(get_locale(), {})
+    locale = get_locale()
+    if isinstance(message, Bilingual):  # made at run time, with its Chinese
+        shown = message.zh if locale.startswith("zh") and message.zh else str(message)
+        return shown.format(**values) if values else shown
+    catalog = CATALOG.get(locale, {})
     text = catalog.get(f"{context}|{message}") if context else None
     if text is None:
         text = catalog.get(message, message)

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 
 from engine import audit, netguard, signatures
 from engine.db import db, utcnow
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Bilingual, Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.masterdata.models import (
@@ -335,7 +335,7 @@ def _validate_party(values: dict[str, Any]) -> dict[str, str]:
         try:
             netguard.check_webhook(values["notify_webhook"], settings.webhook_allowed_hosts)
         except netguard.WebhookRefused as refused:
-            problems["notify_webhook"] = refused.message
+            problems["notify_webhook"] = Bilingual(refused.message, refused.zh or "")
     values["country"] = _text(values.get("country")).upper()
     if not values["name"]:
         problems["name"] = "Give the registered name."

@@ -48,3 +48,14 @@ def test_every_literal_text_of_the_templates_has_its_chinese(app: Flask) -> None
         for double, single in literal.findall(template.read_text(encoding="utf-8"))
         if (double or single) not in CATALOG["zh"])
     assert missing == []
+
+
+def test_a_text_made_at_run_time_carries_its_chinese(app: Flask) -> None:
+    from engine.errors import Bilingual
+
+    problem = Bilingual("The webhook address 10.0.0.5 is on an internal network.",
+                        "回调地址 10.0.0.5 位于内部网络。")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert translate(problem) == "回调地址 10.0.0.5 位于内部网络。"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert translate(problem) == "The webhook address 10.0.0.5 is on an internal network."

@@ -116,7 +116,8 @@ def _save(form: FlaskForm, act: Callable[[], Any], done: str) -> tuple[Any, dict
     except GxpError as refused:
         db.session.rollback()
         flash(refused.text(get_locale()), "error")
-        problems = {str(k): str(v) for k, v in refused.fields.items()}
+        problems = {str(k): v if isinstance(v, str) else str(v)
+                    for k, v in refused.fields.items()}  # a Bilingual stays one
         return None, problems
     db.session.commit()
     flash(done, "info")
