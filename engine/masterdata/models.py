@@ -235,7 +235,9 @@ class Product(db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
-    manufacturer: Mapped[Party | None] = relationship(lazy="joined")
+    #: Loaded when read (few steps need it; joined, every product lookup also read the
+    #: manufacturer's licences).
+    manufacturer: Mapped[Party | None] = relationship()
 
     __table_args__ = (
         CheckConstraint(one_of("device_class", DEVICE_CLASSES), name="device_class"),
