@@ -25,6 +25,7 @@ from engine.db import db, utcnow
 from engine.errors import Bilingual, Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
+from engine.masterdata import countries
 from engine.masterdata.models import (
     DEVICE_CLASSES,
     LICENCE_TYPES,
@@ -339,7 +340,7 @@ def _validate_party(values: dict[str, Any]) -> dict[str, str]:
     values["country"] = _text(values.get("country")).upper()
     if not values["name"]:
         problems["name"] = "Give the registered name."
-    if values["country"] and not re.fullmatch(r"[A-Z]{2}", values["country"]):
+    if values["country"] and values["country"] not in countries.CODES:
         problems["country"] = "Use the two-letter country code (CN, US, DE...)."
     for flag in ("is_supplier", "is_manufacturer", "is_customer", "user_facility"):
         values[flag] = bool(values.get(flag))

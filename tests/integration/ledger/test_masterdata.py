@@ -223,3 +223,16 @@ def test_retiring_a_place_or_product_that_holds_stock_needs_a_yes(world: World) 
                if e.action == "location.deactivate"]
     assert json.loads(event.after or "{}")["stock_on_hand"] == {"available": 12}
     assert audit.verify().ok
+
+
+@pytest.mark.parametrize(("country", "ok"), [("cn", True), ("DE", True), ("XX", False),
+                                             ("ZZ", False), ("CHN", False)])
+def test_a_party_country_is_an_iso_code(country: str, ok: bool) -> None:
+    if ok:
+        party = md.create_party(audit.SYSTEM, "CUS-7", "Klinik", kinds={"customer"},
+                                country=country)
+        assert party.country == country.upper()
+        return
+    with pytest.raises(InvalidInput) as refused:
+        md.create_party(audit.SYSTEM, "CUS-7", "Klinik", kinds={"customer"}, country=country)
+    assert refused.value.fields == {"country": "Use the two-letter country code (CN, US, DE...)."}
