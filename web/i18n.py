@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from markupsafe import escape
 
 from engine.config import LOCALES, Settings
 from engine.errors import Bilingual
@@ -147,6 +148,26 @@ def translate(message: str, context: str = "", **values: Any) -> str:
     if text is None:
         text = catalog.get(message, message)
     return text.format(**values) if values else text
+
+
+class Lazy:
+    """A text translated when it is shown, not when it is made: the labels of a form's select
+    options, built once at import time, in the language of each request that renders them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return translate(self.text)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return self.text == (other.text if isinstance(other, Lazy) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:

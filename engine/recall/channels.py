@@ -68,7 +68,8 @@ def _send_message(to: str, subject: str, reference: tuple[str, str], text: str, 
         outbox.mkdir(parents=True, exist_ok=True)
         path = outbox / filename
         path.write_bytes(bytes(message))
-        return Sent(True, f"written to {path}")
+        # The file's name only: a page must not show the server's folders.
+        return Sent(True, f"saved to the outbox (no mail server set): {filename}")
     parts = urlsplit(smtp_url)
     try:
         smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP

@@ -174,5 +174,7 @@ add_messages(
             "您本人的密码和双因素登录须由另一名系统管理员重置；您也可以自行修改：",
         identity.OWN_PASSWORD_RESET: identity.OWN_PASSWORD_RESET_ZH,
         identity.OWN_SECOND_FACTOR_RESET: identity.OWN_SECOND_FACTOR_RESET_ZH,
+        "Revoke the role {role} from {name}? They lose its tasks and permissions at once.":
+            "撤销 {name} 的角色 {role}？其任务和权限立即失效。",
     }
 )

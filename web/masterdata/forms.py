@@ -18,12 +18,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from engine.masterdata.models import DEVICE_CLASSES, LICENCE_TYPES, REGIONS, ZONES
+from web.i18n import Lazy
 from web.signing import SignatureForm
 
 
 def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
-    """Choices of a select field as (value, label) pairs."""
-    return [SelectChoice(value, label) for value, label in pairs]
+    """Choices of a select field as (value, label) pairs, each label shown in the user's
+    language (a label without a translation, such as a location code, shows as it is)."""
+    return [SelectChoice(value, Lazy(label)) for value, label in pairs]  # type: ignore[arg-type]
 
 
 LICENCE_TYPE_LABELS = {

@@ -291,4 +291,9 @@ add_messages({
     "Not yet notified": "尚未通知", "Not yet acknowledged": "尚未确认",
     "Every unit held; customers are notified through Celery within the deadline the active "
     "rule pack sets.": "全部库存已锁定；系统将按现行规则包规定的时限通过后台任务通知客户。",
+    "Send the notices not yet delivered to their customers again now?":
+        "立即向客户重新发送尚未送达的通知？",
+    "Count the returned quantities again from the ledger now?": "立即从台账重新统计退回数量？",
+    "Record that {customer} acknowledged the recall? The record cannot be undone.":
+        "记录 {customer} 已确认收到召回通知？该记录不可撤销。",
 })

@@ -454,6 +454,12 @@ def test_the_pages_speak_chinese(app: Flask, client: FlaskClient, staff: None) -
     assert "扫描" in stock and "库存" in stock
     assert "追溯" in text(client.get(f"/ledger/lots/{ids(app)['gel_lot']}"))
     assert "产品" in text(client.get("/masterdata/products"))
+    # A select's options too (built once, shown in each request's language).
+    assert '<option value="nonconforming">不合格品区</option>' in text(
+        client.get(f"/masterdata/locations/{ids(app)['stock_room']}/edit"))
+    assert '<option value="inbound">入库运输</option>' in text(client.get("/ledger/temperatures"))
+    client.get("/lang/en")
+    assert '<option value="inbound">Inbound</option>' in text(client.get("/ledger/temperatures"))
 
 
 def english_strings() -> set[str]:
@@ -484,7 +490,7 @@ def english_strings() -> set[str]:
                     if isinstance(value, UnboundField):
                         found.add(value.args[0])
                         for choice in value.kwargs.get("choices") or ():
-                            found.add(choice.label)
+                            found.add(str(getattr(choice.label, "text", choice.label)))
     for groups in (md_views.PRODUCT_GROUPS, md_views.PARTY_GROUPS, md_views.LICENCE_GROUPS,
                    md_views.SITE_GROUPS, md_views.LOCATION_GROUPS):
         found |= {legend for legend, _names in groups}
