@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, and_, case, cast, distinct, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine import audit, signatures
 from engine.db import after_commit, db, insert_rows, utcnow
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Bilingual, Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.ledger import service as ledger
@@ -624,7 +624,35 @@ class Report:
     recovered: int
     outstanding: int
     overdue: int
-    timeline: list[tuple[datetime, str, str]]
+    timeline: list[Moment]
+
+
+class Moment(NamedTuple):
+    """One line of a recall's timeline: when, who, what (in both languages) and, for a series
+    such as the notices sent over an hour, when its last one was."""
+
+    at: datetime
+    who: str
+    what: Bilingual
+    until: datetime | None = None
+
+
+#: What the recall's own audit events mean, for its timeline.
+_EVENT_TEXT = {
+    "recall.start": ("Recall started: affected stock held", "召回已发起：受影响库存已锁定"),
+    "recall.close": ("Recall closed and signed", "召回已关闭并签名")}
+_CHANNEL_TEXT = {"email": ("e-mail", "邮件"), "webhook": ("webhook", "回调")}
+_OUTCOME_TEXT = {"sent": ("sent", "已送达"), "failed": ("failed", "发送失败"),
+                 "no_channel": ("no channel: to be called", "无联系渠道，需电话通知")}
+
+
+def _notice_moment(channel: str, status: str, count: int, first: datetime,
+                   last: datetime) -> Moment:
+    channel_en, channel_zh = _CHANNEL_TEXT.get(channel, (channel, channel))
+    status_en, status_zh = _OUTCOME_TEXT.get(status, (status, status))
+    return Moment(first, "", Bilingual(
+        f"Notices by {channel_en}, {status_en}: {count} customer{'' if count == 1 else 's'}",
+        f"{channel_zh}通知{status_zh}：{count} 位客户"), None if first == last else last)
 
 
 def report(recall: Recall) -> Report:
@@ -643,16 +671,14 @@ def report(recall: Recall) -> Report:
         .join(Party, Party.id == RecallConsignee.party_id)
         .where(RecallConsignee.recall_id == recall.id,
                RecallConsignee.acknowledged_at.is_not(None))).all()
-    timeline: list[tuple[datetime, str, str]] = [
-        (event.at, event.actor_name, event.action)
-        for event in audit.history("recall", recall.id)]
-    for channel, status, count, first, last in notices:
-        first, last = _aware(first), _aware(last)
-        span = "" if first == last else f", last {last.isoformat(timespec='seconds')}"
-        timeline.append((first, "", f"notice {channel} {status}: {count} customer"
-                                    f"{'' if count == 1 else 's'}{span}"))
-    timeline += [(_aware(at), name, "acknowledged") for at, name in acknowledged]
-    timeline.sort(key=lambda t: t[0])
+    timeline = [Moment(event.at, event.actor_name,
+                       Bilingual(*_EVENT_TEXT.get(event.action, (event.action, event.action))))
+                for event in audit.history("recall", recall.id)]
+    timeline += [_notice_moment(channel, status, count, _aware(first), _aware(last))
+                 for channel, status, count, first, last in notices]
+    timeline += [Moment(_aware(at), name, Bilingual("Acknowledged by the customer", "客户已确认"))
+                 for at, name in acknowledged]
+    timeline.sort(key=lambda moment: moment.at)
     return Report(
         recall=recall, affected_units=recall.held_units + c.shipped_units,
         held_units=recall.held_units, customers=c.customers, notified=c.notified,

@@ -113,6 +113,7 @@ ZH: dict[str, str] = {
     "stock stays traceable. Move it first if it should be sold.":
         "停用后不再接收新库存，其库存也不再被拣货出库；库存仍可追溯。如需销售，请先移库。",
     "The stock on hand stays here, no longer picked for orders.": "库存保留在此，不再拣货出库。",
+    "Task": "任务",
     "Tick the box to retire it with its stock, or move the stock first.":
         "请勾选确认连同库存一起停用，或先移库。",
 }

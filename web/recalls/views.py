@@ -236,7 +236,8 @@ def report_pdf(recall_id: int) -> Response:
                  localtime(row.acknowledged_at) if row.acknowledged_at else "-",
                  str(row.returned_quantity)] for row in recall.consignees]),
             pdf.Section(_("Timeline"), header=[_("Time"), _("Who"), _("What")], rows=[
-                [localtime(at), who, what] for at, who, what in s.timeline]),
+                [localtime(m.at) + (f" – {localtime(m.until)}" if m.until else ""), m.who,
+                 _(m.what)] for m in s.timeline]),
             pdf.Section(_("Signatures"), header=[_("Signer"), _("Time"), _("Meaning"),
                                                 _("Valid")], rows=[
                 [c.signature.printed_name, localtime(c.signature.signed_at),

@@ -183,12 +183,14 @@ def test_close_needs_the_password_then_shows_the_signature(world: World, deliver
     summary = recalls.report(recall)
     assert recall.status == "closed" and recall.close_signature_id
     assert (summary.customers, summary.recovered, summary.outstanding) == (2, 5, 3)
-    assert any(action == "recall.close" for _, _, action in summary.timeline)
+    whats = [moment.what for moment in summary.timeline]
+    assert "Recall closed and signed" in whats
+    assert "召回已关闭并签名" in [what.zh for what in whats]
     # Notices are summed up per channel and outcome; acknowledgements are listed one by one.
-    notices = [what for _, _, what in summary.timeline if what.startswith("notice ")]
+    notices = [what for what in whats if what.startswith("Notices by ")]
     assert notices and all(": 1 customer" in what or "customers" in what for what in notices)
-    assert [what for _, _, what in summary.timeline].count("acknowledged") == 1
-    at = [when for when, _, _ in summary.timeline]
+    assert whats.count("Acknowledged by the customer") == 1
+    at = [moment.at for moment in summary.timeline]
     assert at == sorted(at) and all(when.tzinfo is not None for when in at)
     with pytest.raises(Conflict):
         recalls.close(world.qm, recall, password=PASSWORD, note="again")
