@@ -133,6 +133,10 @@ class Notification(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     subject: Mapped[str] = mapped_column(String(200), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: The same in Chinese ("" where the notification has none: English is shown).
+    subject_zh: Mapped[str] = mapped_column(String(200), nullable=False, default="",
+                                            server_default="")
+    body_zh: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

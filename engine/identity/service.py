@@ -28,7 +28,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import audit
 from engine.config import LOCALES
 from engine.db import db, ends_work, utcnow
-from engine.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from engine.errors import (
+    Bilingual,
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from engine.identity import proofs
 from engine.identity.models import (
     ApiToken,
@@ -541,9 +548,12 @@ def register_failure(user: User, policy: Policy, reason: str) -> None:
                      after={"failed_attempts": user.failed_attempts})
         notify_role(
             ADMINISTRATOR,
-            f"Account {user.username} locked",
-            f"{user.full_name} ({user.username}) was locked after {user.failed_attempts} "
-            "failed log-in attempts. Unlock it on the user's page once you know why.",
+            Bilingual(f"Account {user.username} locked", f"账号 {user.username} 已锁定"),
+            Bilingual(f"{user.full_name} ({user.username}) was locked after "
+                      f"{user.failed_attempts} failed log-in attempts. Unlock it on the user's "
+                      "page once you know why.",
+                      f"{user.full_name}（{user.username}）连续 {user.failed_attempts} 次登录失败，"
+                      "账号已锁定。查明原因后请在该用户页面解锁。"),
         )
     db.session.flush()
 
@@ -782,9 +792,13 @@ def authenticate_token(plain: str) -> User:
 # -- notifications ---------------------------------------------------------------------------
 
 def notify_users(users: Iterable[User], subject: str, body: str) -> int:
+    """One notification per user; a `Bilingual` subject or body keeps its Chinese too."""
+    subject_zh = getattr(subject, "zh", "")[:200]
+    body_zh = getattr(body, "zh", "")
     count = 0
     for user in users:
-        db.session.add(Notification(user_id=user.id, subject=subject, body=body))
+        db.session.add(Notification(user_id=user.id, subject=str(subject)[:200], body=str(body),
+                                    subject_zh=subject_zh, body_zh=body_zh))
         count += 1
     db.session.flush()
     return count

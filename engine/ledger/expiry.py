@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from engine import audit
 from engine.db import db, utcnow
+from engine.errors import Bilingual
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.ledger import service as ledger
@@ -72,10 +73,13 @@ def scan_near_expiry(today: date | None = None) -> ExpiryScan:
                                       f"{lot.expiry_date} ({(lot.expiry_date - day).days} days)")
     db.session.flush()
     if result.near_expiry:
-        identity.notify_role(roles.QUALITY_MANAGER,
-                             f"{len(result.near_expiry)} lot(s) near expiry",
-                             "Lots on hand within their near-expiry threshold:\n- "
-                             + "\n- ".join(result.near_expiry))
+        listed = "\n- " + "\n- ".join(result.near_expiry)
+        identity.notify_role(
+            roles.QUALITY_MANAGER,
+            Bilingual(f"{len(result.near_expiry)} lot(s) near expiry",
+                      f"{len(result.near_expiry)} 个批次临近效期"),
+            Bilingual("Lots on hand within their near-expiry threshold:" + listed,
+                      "以下在库批次已进入近效期：" + listed))
     return result
 
 
@@ -129,10 +133,16 @@ def scan_expired(today: date | None = None) -> ExpiryScan:
     db.session.flush()
     if result.expired_lots or result.moved or result.problems:
         identity.notify_role(
-            roles.QUALITY_MANAGER, "Expired stock moved to nonconforming",
-            "\n".join(["Lots expired and locked:", *result.expired_lots,
-                       "Moved:", *result.moved, *(["Needs attention:", *result.problems]
-                                                  if result.problems else [])]))
+            roles.QUALITY_MANAGER,
+            Bilingual("Expired stock moved to nonconforming", "过期库存已移至不合格品区"),
+            Bilingual("\n".join(["Lots expired and locked:", *result.expired_lots,
+                                 "Moved:", *result.moved,
+                                 *(["Needs attention:", *result.problems]
+                                   if result.problems else [])]),
+                      "\n".join(["已过期并锁定的批次：", *result.expired_lots,
+                                 "已移库：", *result.moved,
+                                 *(["需要处理：", *result.problems]
+                                   if result.problems else [])])))
     return result
 
 
@@ -144,9 +154,13 @@ def scan_licences(today: date | None = None) -> masterdata.FlagChanges:
     lines += [f"product {code}: registration {old} → {new}"
               for code, old, new in changes.products]
     if lines:
-        body = "Validity changed (GSP 51):\n- " + "\n- ".join(lines)
+        listed = "\n- " + "\n- ".join(lines)
+        subject = Bilingual(f"{len(lines)} licence/registration flag(s) changed",
+                            f"{len(lines)} 项许可证/注册证效期状态变化")
+        body = Bilingual("Validity changed (GSP 51):" + listed,
+                         "效期状态变化（GSP 51）：" + listed)
         for role in (roles.COMPLIANCE_OFFICER, roles.QUALITY_MANAGER):
-            identity.notify_role(role, f"{len(lines)} licence/registration flag(s) changed", body)
+            identity.notify_role(role, subject, body)
     return changes
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from engine import audit
 from engine.db import db
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Bilingual, Conflict, InvalidInput
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.identity.models import User
@@ -210,9 +210,12 @@ def _notify(record: TemperatureImport, found: list[TemperatureExcursion],
         audit.record(audit.SYSTEM, "temperature.excursion", "temperature_import", record.id,
                      after={"product": e.product_id, "readings_out": e.readings_out,
                             "lowest": str(e.lowest), "highest": str(e.highest)})
-    identity.notify_role(roles.QUALITY_MANAGER, f"Temperature excursion at {where}",
-                         "Readings outside the permitted range were imported from "
-                         f"{record.source}:\n" + "\n".join(lines))
+    identity.notify_role(
+        roles.QUALITY_MANAGER,
+        Bilingual(f"Temperature excursion at {where}", f"{where} 温度超限"),
+        Bilingual("Readings outside the permitted range were imported from "
+                  f"{record.source}:\n" + "\n".join(lines),
+                  f"从 {record.source} 导入的温度读数超出允许范围：\n" + "\n".join(lines)))
 
 
 def excursions(*, location: Location | None = None, shipment: str | None = None,

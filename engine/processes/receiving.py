@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import defaultload
 
 from engine.db import db
-from engine.errors import GxpError, InvalidInput
+from engine.errors import Bilingual, GxpError, InvalidInput
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.ledger import service as ledger
@@ -771,12 +771,15 @@ def _tell_qa(context: StepContext, moved: list[dict[str, Any]], held: int,
     instance = context.instance
     identity.notify_role(
         roles.QUALITY_MANAGER,
-        f"Receiving #{instance.id} ({instance.subject}): stock awaits your decision"[:200],
-        "\n".join([f"Receiving #{instance.id} at {instance.site_code} left stock for a quality "
-                    "decision:", *lines,
-                    "Decide through a release (Processes › release): release, return to the "
-                    "supplier or scrap.",
-                    "收货后有待质量管理部门处理的货品，请通过质量放行流程处理。"]))
+        Bilingual(f"Receiving #{instance.id} ({instance.subject}): stock awaits your decision",
+                  f"收货 #{instance.id}（{instance.subject}）：有货品待您处理"),
+        Bilingual("\n".join([f"Receiving #{instance.id} at {instance.site_code} left stock for "
+                             "a quality decision:", *lines,
+                             "Decide through a release (Processes › release): release, return "
+                             "to the supplier or scrap."]),
+                  "\n".join([f"收货 #{instance.id}（{instance.site_code}）有货品待质量处理：",
+                             *lines, "请通过质量放行流程（流程 › 质量放行）处理：放行、退回供应商或"
+                                     "报废。"])))
 
 
 @effect(PUTAWAY)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.db import db
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Bilingual, InvalidInput, NotFound
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.ledger import gs1
@@ -214,6 +214,13 @@ def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
     return lot
 
 
+#: Who a deadline tells, as the packs name them, in Chinese.
+_AUDIENCE_ZH = {"manufacturer": "制造商", "customers": "客户", "consignees": "收货客户",
+                "authority": "监管部门", "authorities": "监管部门", "qa": "质量部门",
+                "supplier": "供应商", "importer": "进口商",
+                "authorised_representative": "授权代表", "registrant": "注册人"}
+
+
 def _when(due_at: object) -> str:
     """A deadline for a stored notice's subject: read by people in several zones, so in UTC,
     said so, to the minute."""
@@ -241,13 +248,18 @@ def carry_deadlines(context: StepContext, compliance: Mapping[str, Any],
     to_maker = [d for d in compliance.get("deadlines") or [] if reports.names_manufacturer(d)]
     first = min(to_maker, key=lambda d: str(d.get("due_at"))) if tracking and to_maker else None
     for deadline in compliance.get("deadlines") or []:
-        who = ", ".join(deadline.get("notify") or []) or "qa"
+        audience = deadline.get("notify") or ["qa"]
+        who = ", ".join(audience)
+        who_zh = "、".join(_AUDIENCE_ZH.get(name, name) for name in audience)
         task = context.task.task_spec.bpmn_name or context.meta.step
-        subject = (f"{task} #{context.instance.id} ({context.instance.subject}): "
-                   f"notify {who} by {_when(deadline.get('due_at'))}")[:200]
-        body = "\n".join(part for part in (
-            deadline.get("en", ""), deadline.get("zh", ""), details,
-            f"Rule {deadline.get('rule')}") if part)
+        when = _when(deadline.get("due_at"))
+        where = f"{task} #{context.instance.id} ({context.instance.subject})"
+        subject = Bilingual(f"{where}: notify {who} by {when}",
+                            f"{where}：须于 {when} 前通知{who_zh}")
+        body = Bilingual("\n".join(part for part in (
+            deadline.get("en", ""), details, f"Rule {deadline.get('rule')}") if part),
+            "\n".join(part for part in (
+                deadline.get("zh", ""), details, f"规则 {deadline.get('rule')}") if part))
         count = identity.notify_role(roles.QUALITY_MANAGER, subject, body)
         entry = {"rule": deadline.get("rule"), "notify": deadline.get("notify"),
                  "due_at": deadline.get("due_at"), "notified_users": count}

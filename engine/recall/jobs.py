@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine import audit
 from engine.db import db, utcnow
+from engine.errors import Bilingual
 from engine.identity import service as identity
 from engine.identity.roles import QUALITY_MANAGER
 from engine.masterdata.models import Product
@@ -131,9 +132,14 @@ def deliver_batch(consignee_ids: list[int]) -> tuple[dict[str, int], list[int]]:
                     detail="No e-mail or webhook on the customer record"))
                 recall = recalls[row.recall_id]
                 identity.notify_role(
-                    QUALITY_MANAGER, f"Recall {recall.number}: call {party.name}",
-                    f"{party.name} has no e-mail or webhook for recall notices; notify them by "
-                    "phone or letter and record the acknowledgement on the recall page.")
+                    QUALITY_MANAGER,
+                    Bilingual(f"Recall {recall.number}: call {party.name}",
+                              f"召回 {recall.number}：请电话通知 {party.name}"),
+                    Bilingual(f"{party.name} has no e-mail or webhook for recall notices; "
+                              "notify them by phone or letter and record the acknowledgement "
+                              "on the recall page.",
+                              f"{party.name} 没有用于召回通知的邮箱或回调地址；请通过电话或信函"
+                              "通知，并在召回页面记录其确认。"))
             continue
         notice = _notice(row, recalls[row.recall_id], products[recalls[row.recall_id].product_id])
         jobs += [(row, channel, target, notice) for channel, target in targets]
@@ -194,9 +200,13 @@ def escalate_overdue() -> int:
                                 "due": row.notify_due_at.isoformat()
                                 if row.notify_due_at else None})
             identity.notify_role(
-                QUALITY_MANAGER, f"Recall {row.recall.number}: {row.party.name} is overdue",
-                f"The recall notice to {row.party.name} was due "
-                f"{row.notify_due_at:%Y-%m-%d %H:%M} UTC and is not delivered.")
+                QUALITY_MANAGER,
+                Bilingual(f"Recall {row.recall.number}: {row.party.name} is overdue",
+                          f"召回 {row.recall.number}：{row.party.name} 的通知已逾期"),
+                Bilingual(f"The recall notice to {row.party.name} was due "
+                          f"{row.notify_due_at:%Y-%m-%d %H:%M} UTC and is not delivered.",
+                          f"发给 {row.party.name} 的召回通知应于 "
+                          f"{row.notify_due_at:%Y-%m-%d %H:%M} UTC 前送达，目前尚未送达。"))
         ids = [row.id for row in rows]
         tracked, redeliver = tracking.escalate_overdue(now)
         db.session.commit()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine import audit
 from engine.db import db
+from engine.errors import Bilingual
 from engine.identity import service as identity
 from engine.identity.roles import QUALITY_MANAGER
 from engine.recall import channels
@@ -81,14 +82,21 @@ def deliver_notice(notice_id: int, *, after: int | None = None) -> Outcome:
         db.session.flush()
         _record(notice, [row])
         who = maker.name if maker else "the manufacturer"
+        report_text = channels.tracking_text(service.report(notice))
         identity.notify_role(
             QUALITY_MANAGER,
-            f"Tracking report {notice.reference}: send it to {who} by other means"[:200],
-            f"{row.detail}, so the device tracking report below cannot be sent by GxPFlow. "
-            f"Send it to {who} by other means (letter, portal, phone) before "
-            f"{notice.due_at:%Y-%m-%d %H:%M} UTC, or add an e-mail or webhook to the "
-            "manufacturer's record and send it again from the Device tracking page.\n\n"
-            + channels.tracking_text(service.report(notice)))
+            Bilingual(f"Tracking report {notice.reference}: send it to {who} by other means",
+                      f"追踪报告 {notice.reference}：请通过其他方式发送给"
+                      f"{maker.name if maker else '制造商'}"),
+            Bilingual(f"{row.detail}, so the device tracking report below cannot be sent by "
+                      f"GxPFlow. Send it to {who} by other means (letter, portal, phone) before "
+                      f"{notice.due_at:%Y-%m-%d %H:%M} UTC, or add an e-mail or webhook to the "
+                      "manufacturer's record and send it again from the Device tracking page."
+                      "\n\n" + report_text,
+                      ("制造商主数据中没有邮箱或回调地址" if maker else "产品主数据中没有制造商")
+                      + f"，GxPFlow 无法发送以下器械追踪报告。请在 {notice.due_at:%Y-%m-%d %H:%M} "
+                      "UTC 前通过信函、门户网站或电话等其他方式发送，或为制造商补充邮箱或回调地址后"
+                      "在“器械追踪”页面重新发送。\n\n" + report_text))
         return Outcome("no_channel", row.id)
     settings = current_app.extensions["gxpflow.settings"]
     report = service.report(notice)

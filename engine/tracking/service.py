@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from engine import audit
 from engine.audit import AuditEvent
 from engine.db import after_commit, db
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Bilingual, Conflict, InvalidInput, NotFound
 from engine.identity import roles
 from engine.identity import service as identity
 from engine.identity.models import User
@@ -235,12 +235,18 @@ def escalate_overdue(now: datetime) -> tuple[int, list[int]]:
                             "due_at": notice.due_at.isoformat()})
         identity.notify_role(
             roles.QUALITY_MANAGER,
-            f"Tracking report {notice.reference} to "
-            f"{maker.name if maker else 'the manufacturer'} is overdue"[:200],
-            f"The device tracking report {notice.reference} ({notice.product.code} lot "
-            f"{notice.lot}, {notice.event} {notice.event_date.isoformat()}) was due "
-            f"{notice.due_at:%Y-%m-%d %H:%M} UTC and is {current.replace('_', ' ')}. Follow "
-            "it on the Device tracking page (a failed report is tried again), or send it by "
-            "other means.")
+            Bilingual(f"Tracking report {notice.reference} to "
+                      f"{maker.name if maker else 'the manufacturer'} is overdue",
+                      f"发给{maker.name if maker else '制造商'}的追踪报告 "
+                      f"{notice.reference} 已逾期"),
+            Bilingual(f"The device tracking report {notice.reference} ({notice.product.code} "
+                      f"lot {notice.lot}, {notice.event} {notice.event_date.isoformat()}) was "
+                      f"due {notice.due_at:%Y-%m-%d %H:%M} UTC and is "
+                      f"{current.replace('_', ' ')}. Follow it on the Device tracking page (a "
+                      "failed report is tried again), or send it by other means.",
+                      f"器械追踪报告 {notice.reference}（{notice.product.code} 批号 {notice.lot}，"
+                      f"{notice.event} {notice.event_date.isoformat()}）应于 "
+                      f"{notice.due_at:%Y-%m-%d %H:%M} UTC 前送达，目前状态：{current}。请在"
+                      "“器械追踪”页面跟进（发送失败的报告会自动重试），或通过其他方式发送。"))
     return len(overdue), [notice.id for notice, current in overdue
                           if current in ("pending", "failed")]

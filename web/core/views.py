@@ -14,6 +14,7 @@ from engine.db import db
 from web.auth.forms import EmptyForm
 from web.core import bp
 from web.extensions import broker_status
+from web.i18n import get_locale
 
 
 def system_status() -> dict[str, Any]:
@@ -73,7 +74,8 @@ def notifications() -> str:
 
     query = select(Notification).where(Notification.user_id == security.user().id)
     page = paginate(query, {"created_at": Notification.created_at}, "created_at")
-    return render_template("core/notifications.html", page=page, form=EmptyForm())
+    return render_template("core/notifications.html", page=page, form=EmptyForm(),
+                           locale=get_locale())
 
 
 @bp.post("/notifications/read")

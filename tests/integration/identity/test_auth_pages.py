@@ -198,5 +198,10 @@ def test_administrators_see_lock_out_notifications(
     assert '<span class="badge">1</span>' in home
     page = client.get("/notifications").get_data(as_text=True)
     assert "Account tom locked" in page
+    client.get("/lang/zh")  # the same notification, read in Chinese
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "账号 tom 已锁定" in page and "连续 5 次登录失败" in page
+    assert "Account tom locked" not in page
+    client.get("/lang/en")
     submit(client, "/notifications/read", {}, form_url="/notifications")
     assert '<span class="badge">' not in client.get("/").get_data(as_text=True)
