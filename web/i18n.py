@@ -218,8 +218,11 @@ _ZONED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[
 
 
 def field_label(name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
-    """A recorded field's name as its form labelled it, in the user's language."""
-    label = labels.get(name)
+    """A recorded field's name as its form labelled it, or as the processes name what their
+    steps add (`engine.processes.DATA_LABELS`), in the user's language."""
+    from engine.processes import DATA_LABELS
+
+    label = labels.get(name) or DATA_LABELS.get(name)
     if not label:
         return name
     return label.get(get_locale()) or label.get("en") or name

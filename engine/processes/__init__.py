@@ -31,6 +31,38 @@ TERMINATED: dict[str, TerminatedHandler] = {}
 #: Processes that run at one site (its packs gate them, its stock moves): started with one.
 SITED: set[str] = set()
 
+#: What the steps' handlers add to a task's data (no form labels it), named for the history.
+DATA_LABELS: dict[str, dict[str, str]] = {
+    "arrival_compliance": {"en": "Gate decision at arrival", "zh": "到货合规判定"},
+    "check_notifications": {"en": "Notices sent (check)", "zh": "已发通知（复核）"},
+    "check_passed": {"en": "Check passed", "zh": "复核通过"},
+    "check_review": {"en": "Second-person check", "zh": "双人复核"},
+    "check_rounds": {"en": "Check rounds", "zh": "复核轮次"},
+    "delivery_note": {"en": "Delivery note", "zh": "随货同行单"},
+    "delivery_note_url": {"en": "Delivery note page", "zh": "随货同行单页面"},
+    "dual_review_needed": {"en": "Second-person review needed", "zh": "需要双人复核"},
+    "inspection": {"en": "Inspection result", "zh": "验收结果"},
+    "inspection_notifications": {"en": "Notices sent (inspection)", "zh": "已发通知（验收）"},
+    "inspection_passed": {"en": "Inspection passed", "zh": "验收合格"},
+    "inspection_round": {"en": "Inspection round", "zh": "验收轮次"},
+    "notifications": {"en": "Notices sent", "zh": "已发通知"},
+    "order": {"en": "Sales order", "zh": "销售订单"},
+    "party_code": {"en": "Supplier or customer code", "zh": "供应商或客户编码"},
+    "picked": {"en": "Picked", "zh": "已拣货"},
+    "picked_all": {"en": "Everything picked", "zh": "已全部拣货"},
+    "product_code": {"en": "Product code", "zh": "产品编码"},
+    "product_file": {"en": "Product registration", "zh": "产品注册证"},
+    "putaway": {"en": "Putaway postings", "zh": "上架过账"},
+    "putaway_notifications": {"en": "Notices sent (putaway)", "zh": "已发通知（上架）"},
+    "qualification": {"en": "Supplier qualification", "zh": "供应商资质"},
+    "receipt": {"en": "Receipt postings", "zh": "收货过账"},
+    "received_quantity": {"en": "Received quantity", "zh": "收货数量"},
+    "review_decision": {"en": "Review decision", "zh": "复核结论"},
+    "review_of_step": {"en": "Step reviewed", "zh": "被复核步骤"},
+    "ship_notifications": {"en": "Notices sent (shipping)", "zh": "已发通知（发货）"},
+    "shipping_location": {"en": "Dispatch location", "zh": "发货区货位"},
+}
+
 
 def _register(table: dict[str, Any], key: str, taken: str) -> Callable[[Any], Any]:
     def register(handler: Any) -> Any:

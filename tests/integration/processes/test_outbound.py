@@ -156,6 +156,9 @@ def test_outbound_end_to_end(world: World) -> None:
     history = text(world.client("oper").get(f"/processes/instances/{instance}"))
     assert "customer_name: CUS 医院" in history and "&#34;customer_name" not in history
     assert '<dt title="carrier">Carrier' in history
+    # What a step adds itself (no form labels it) has a name too.
+    assert '<dt title="delivery_note">Delivery note</dt>' in history
+    assert '<dt title="picked">Picked</dt>' in history
 
 
 @pytest.mark.parametrize("world", ["SH"], indirect=True)
