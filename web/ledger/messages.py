@@ -108,6 +108,9 @@ ZH: dict[str, str] = {
     "{count} reading(s) imported; {excursions} excursion(s) flagged and quality notified.":
         "已导入 {count} 条读数；标记 {excursions} 处超限并已通知质量负责人。",
     "{count} reading(s) imported; all within range.": "已导入 {count} 条读数，全部在范围内。",
+    "Product, lot or site": "产品、批号或仓库",
+    "Showing the first {shown} of {total} lots: search to narrow the list.":
+        "仅显示前 {shown} 个批次（共 {total} 个），请搜索以缩小范围。",
 }
 
 add_messages({english: chinese for english, chinese in ZH.items()

@@ -288,10 +288,27 @@ def expiry_board() -> str:
     if sort not in BOARD_SORTS:
         sort = "expiry"
     direction = "desc" if request.args.get("dir") == "desc" else "asc"
-    rows = sorted(expiry.expiry_board(), key=BOARD_SORTS[sort], reverse=direction == "desc")
+    search = request.args.get("q", "").strip()[:100]
+    rows = sorted((row for row in expiry.expiry_board() if _board_match(row, search)),
+                  key=BOARD_SORTS[sort], reverse=direction == "desc")
     groups = [("expired", "Expired", [r for r in rows if r.state == "expired"]),
               ("near_expiry", "Near expiry", [r for r in rows if r.state == "near_expiry"])]
-    return render_template("ledger/expiry.html", groups=groups, sort=sort, direction=direction)
+    return render_template("ledger/expiry.html", groups=groups, sort=sort, direction=direction,
+                           search=search, shown=BOARD_ROWS)
+
+
+#: Rows shown per group of the expiry board; a search narrows a longer one.
+BOARD_ROWS = 200
+
+
+def _board_match(row: Any, search: str) -> bool:
+    """Whether a board row is the product (code or name), lot or site searched for."""
+    if not search:
+        return True
+    needle = search.casefold()
+    product = row.lot.product
+    return any(needle in str(text).casefold() for text in (
+        product.code, product.name_zh, product.name_en, row.lot.lot_no, row.site.code))
 
 
 # -- stock counts (盘点) -----------------------------------------------------------------------

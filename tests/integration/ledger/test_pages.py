@@ -329,6 +329,9 @@ def test_the_expiry_board_groups_expired_and_near_expiry_lots(
     near = board[board.index('id="near_expiry"'):]
     assert "B-OLD" in expired and "expired 10 days ago" in expired
     assert "T231101" in near and "B-OLD" not in near  # 100 days left, threshold 180
+    searched = text(client.get("/ledger/expiry?q=b-old"))  # a lot, whatever its case
+    assert "B-OLD" in searched and "T231101" not in searched
+    assert "T231101" in text(client.get("/ledger/expiry?q=THERMO"))  # a product code
 
 
 # -- stock counts ----------------------------------------------------------------------------
