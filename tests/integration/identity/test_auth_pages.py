@@ -104,15 +104,22 @@ def test_role_requiring_two_factor_forces_enrolment_then_asks_for_codes(
     assert other.get("/").status_code == 200
 
 
+def enrolled(app: Flask, user: Any) -> pyotp.TOTP:
+    """Two-factor log-in set up for `user`, confirmed with the previous step's code (so the
+    phone's current code is still unused); the user's authenticator."""
+    with app.app_context():
+        found = db.session.get(type(user), user.id)
+        totp = pyotp.TOTP(identity.start_totp_enrolment(found))
+        identity.confirm_totp_enrolment(found, totp.at(time.time() - 30))
+        db.session.commit()
+    return totp
+
+
 def test_a_two_factor_code_logs_in_only_once(
     app: Flask, client: FlaskClient, make_user: Any
 ) -> None:
     vera = make_user("vera", roles.QUALITY_MANAGER)
-    with app.app_context():
-        found = db.session.get(type(vera), vera.id)
-        totp = pyotp.TOTP(identity.start_totp_enrolment(found))
-        identity.confirm_totp_enrolment(found, totp.at(time.time() - 30))  # the step before
-        db.session.commit()
+    totp = enrolled(app, vera)
     code = totp.now()
     submit(client, "/auth/login", {"username": "vera", "password": PASSWORD})
     assert submit(client, "/auth/second-factor", {"code": code}).status_code == 302
@@ -137,11 +144,7 @@ def test_setting_two_factor_up_again_needs_the_password(
     app: Flask, client: FlaskClient, make_user: Any
 ) -> None:
     wen = make_user("wen", roles.INSPECTOR)
-    with app.app_context():
-        found = db.session.get(type(wen), wen.id)
-        totp = pyotp.TOTP(identity.start_totp_enrolment(found))
-        identity.confirm_totp_enrolment(found, totp.at(time.time() - 30))
-        db.session.commit()
+    totp = enrolled(app, wen)
     submit(client, "/auth/login", {"username": "wen", "password": PASSWORD})
     submit(client, "/auth/second-factor", {"code": totp.now()})
     page = client.get("/auth/two-factor").get_data(as_text=True)
