@@ -12,7 +12,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import GxpError, InvalidInput
-from web.i18n import get_locale, translate
+from web.i18n import refusal
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,7 @@ def wants_json() -> bool:
 def respond(error: GxpError) -> tuple[Response | str, int]:
     if wants_json():
         return jsonify(error=error.to_dict()), error.status
-    shown = error.text(get_locale())
-    message = shown if shown != error.message else translate(error.message)
-    return render_template("error.html", error=error, message=message), error.status
+    return render_template("error.html", error=error, message=refusal(error)), error.status
 
 
 def init_app(app: Flask) -> None:

@@ -16,7 +16,7 @@ from flask import Flask, current_app, g, has_request_context, request, session
 from markupsafe import escape
 
 from engine.config import LOCALES, Settings
-from engine.errors import Bilingual
+from engine.errors import Bilingual, GxpError
 
 CATALOG: dict[str, dict[str, str]] = {"zh": {}}
 
@@ -226,6 +226,13 @@ def field_label(name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
     if not label:
         return name
     return label.get(get_locale()) or label.get("en") or name
+
+
+def refusal(error: GxpError) -> str:
+    """A refusal's message in the user's language: the Chinese it carries (`zh=`), else the
+    catalog's translation of its English, else the English."""
+    shown = error.text(get_locale())
+    return shown if shown != error.message else translate(error.message)
 
 
 def form_problems(form: Any) -> str:

@@ -59,3 +59,18 @@ def test_a_text_made_at_run_time_carries_its_chinese(app: Flask) -> None:
         assert translate(problem) == "回调地址 10.0.0.5 位于内部网络。"
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert translate(problem) == "The webhook address 10.0.0.5 is on an internal network."
+
+
+def test_a_refusal_is_shown_in_the_users_language(app: Flask) -> None:
+    from engine.errors import Conflict, NotAuthenticated
+    from web.i18n import refusal
+
+    carries = Conflict("This lot is under recall.", zh="该批次正在召回。")
+    catalogued = NotAuthenticated("The user name or password is wrong.")
+    neither = Conflict("Something only said in English.")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert refusal(carries) == "该批次正在召回。"
+        assert refusal(catalogued) == "用户名或密码错误。"
+        assert refusal(neither) == "Something only said in English."
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert refusal(carries) == "This lot is under recall."

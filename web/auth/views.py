@@ -12,7 +12,7 @@ from engine.identity.models import User
 from web import security
 from web.auth import bp
 from web.auth.forms import ChangePasswordForm, CodeForm, EmptyForm, LoginForm, PreferencesForm
-from web.i18n import get_locale, get_timezone
+from web.i18n import get_locale, get_timezone, refusal
 from web.i18n import translate as _
 
 
@@ -31,7 +31,7 @@ def login() -> tuple[str, int] | Response:
                                           security.policy())
         except NotAuthenticated as refused:
             db.session.commit()  # the failed attempt and any lock-out are evidence
-            error = refused.message
+            error = refusal(refused)
         else:
             db.session.commit()
             if found.totp_enabled:
@@ -56,7 +56,7 @@ def second_factor() -> str | Response:
             identity.verify_second_factor(found, form.code.data or "", security.policy())
         except NotAuthenticated as refused:
             db.session.commit()
-            error = refused.message
+            error = refusal(refused)
         else:
             db.session.commit()
             security.log_in(found)
@@ -102,7 +102,7 @@ def enrol_totp() -> str | Response:
             codes = identity.confirm_totp_enrolment(me, form.code.data or "")
         except GxpError as refused:
             db.session.rollback()
-            flash(refused.message, "error")
+            flash(refusal(refused), "error")
         else:
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes)
@@ -140,7 +140,7 @@ def preferences() -> tuple[str, int] | Response:
             errors = {name: _("{field}: {reason}", field=_(form[name].label.text),
                               reason=_(str(reason)))
                       for name, reason in refused.fields.items() if name in form}
-            flash(" ".join([_(refused.message), *errors.values()]), "error")
+            flash(" ".join([refusal(refused), *errors.values()]), "error")
         else:
             db.session.commit()
             session["timezone"], session["locale"] = me.timezone, me.locale

@@ -40,7 +40,7 @@ from engine.ledger.models import (
 from engine.masterdata import service as md
 from engine.masterdata.models import Location, Party, Product, Site
 from engine.signatures import signatures_of
-from web.i18n import get_timezone
+from web.i18n import get_timezone, refusal
 from web.i18n import translate as _
 from web.ledger import bp
 from web.ledger.forms import (
@@ -172,7 +172,7 @@ def scan() -> Page:
         else:
             return redirect(url_for("ledger.index", product=product.code))
     except GxpError as refused:
-        return _stock_page(scan_error=refused.message, scan=code)
+        return _stock_page(scan_error=refusal(refused), scan=code)
     return redirect(url_for("ledger.lot", lot_id=lot.id, serial=udi.serial or None))
 
 
@@ -340,7 +340,7 @@ def open_count() -> Response:
             sheet = counts.open_count(user(), location)
         except GxpError as refused:
             db.session.rollback()
-            flash(refused.message, "error")
+            flash(refusal(refused), "error")
         else:
             db.session.commit()
             flash(_("Count sheet {number} is open: the location is frozen until it is posted "
@@ -413,9 +413,9 @@ def record_counts(sheet_id: int) -> Page:
             raise InvalidInput("Some counts could not be read.", fields=errors)
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
         return _sheet_page(sheet, {str(k): str(v) for k, v in refused.fields.items()}
-                           or {"counted": refused.message})
+                           or {"counted": refusal(refused)})
     db.session.commit()
     flash(_("The counts were saved."), "info")
     return redirect(url_for("ledger.count_sheet", sheet_id=sheet.id))
@@ -436,13 +436,13 @@ def post_count(sheet_id: int) -> Page:
                                    first_in_session=first_in_session())
     except NotAuthenticated as refused:
         db.session.commit()  # the failed signature is evidence and counts towards lock-out
-        flash(refused.message, "error")
-        return _sheet_page(sheet, {"password": refused.message}, form)
+        flash(refusal(refused), "error")
+        return _sheet_page(sheet, {"password": refusal(refused)}, form)
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
         return _sheet_page(sheet, {str(k): str(v) for k, v in refused.fields.items()}
-                           or {"reason": refused.message}, form)
+                           or {"reason": refusal(refused)}, form)
     db.session.commit()
     remember_signature()
     flash(_("Count sheet {number} was signed and posted: {count} adjustment(s).",
@@ -461,7 +461,7 @@ def cancel_count(sheet_id: int) -> Page:
         counts.cancel_count(user(), sheet, form.reason.data or "")
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
         return redirect(url_for("ledger.count_sheet", sheet_id=sheet.id))
     db.session.commit()
     flash(_("Count sheet {number} was cancelled.", number=sheet.number), "info")
@@ -534,9 +534,9 @@ def import_temperatures() -> Page:
                 None if location is not None else get_timezone().key))
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
         return _temperature_list(form, {str(k): str(v) for k, v in refused.fields.items()}
-                                 or {"file": refused.message})
+                                 or {"file": refusal(refused)})
     db.session.commit()
     if record.excursions:
         flash(_("{count} reading(s) imported; {excursions} excursion(s) flagged and quality "

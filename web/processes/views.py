@@ -43,7 +43,7 @@ from engine.workflow.models import (
 from engine.workflow.runtime import current_runtime
 from engine.workflow.tasks import element_states, field_labels, taken_flows
 from web import security
-from web.i18n import get_locale, get_timezone
+from web.i18n import get_locale, get_timezone, refusal
 from web.i18n import translate as _
 from web.inbox.history import blocked_attempts, history
 from web.paging import paginate
@@ -197,11 +197,11 @@ def deploy() -> tuple[str, int] | Response:
             new=new)
     except DefinitionInvalid as refused:
         db.session.rollback()
-        return _deploy_page(form, problems=refused.problems, message=refused.message,
+        return _deploy_page(form, problems=refused.problems, message=refusal(refused),
                             xml=xml_text, key=form.key.data or "", status=400)
     except NotAuthenticated as refused:
         db.session.commit()  # the failed signature is evidence and counts towards lock-out
-        return _deploy_page(form, sign_error=refused.message, xml=xml_text,
+        return _deploy_page(form, sign_error=refusal(refused), xml=xml_text,
                             key=form.key.data or "", status=401)
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
@@ -214,8 +214,8 @@ def deploy() -> tuple[str, int] | Response:
                             key=form.key.data or "", status=409)
     except GxpError as refused:  # any other refusal is shown, never a server error
         db.session.rollback()
-        return _deploy_page(form, problems=[Problem(DOCUMENT, refused.message)],
-                            message=refused.message, xml=xml_text, key=form.key.data or "",
+        return _deploy_page(form, problems=[Problem(DOCUMENT, refusal(refused))],
+                            message=refusal(refused), xml=xml_text, key=form.key.data or "",
                             status=400)
     db.session.commit()
     remember_signature()
@@ -271,7 +271,7 @@ def start(key: str) -> tuple[str, int] | Response:
         except InvalidInput as refused:  # the runtime's checks: the site
             db.session.rollback()
             errors = {"site_code" if name == "site" else name: _(text)
-                      for name, text in refused.fields.items()} or {"subject": refused.message}
+                      for name, text in refused.fields.items()} or {"subject": refusal(refused)}
             status = 422
         else:
             db.session.commit()
@@ -370,7 +370,7 @@ def manage(instance_id: int, action: str) -> Response | tuple[str, int]:
         act(security.user(), instance_id, (form.reason.data or "").strip())
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         flash(_(ACTIONS[action]) + f": #{instance_id}", "info")
@@ -384,7 +384,7 @@ def retry(instance_id: int) -> Response:
         current_runtime().retry(security.user(), instance_id)
     except Conflict as refused:
         db.session.rollback()
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         flash(_("Retried: #{id}.", id=instance_id), "info")

@@ -17,7 +17,7 @@ from engine.rules import store
 from engine.rules.conditions import describe
 from engine.rules.models import RulePackActivation, RulePackVersion
 from web import security
-from web.i18n import form_problems, get_locale, get_timezone
+from web.i18n import form_problems, get_locale, get_timezone, refusal
 from web.i18n import translate as _
 from web.paging import paginate
 from web.rules import bp
@@ -85,7 +85,7 @@ def upload() -> tuple[str, int] | Response:
             done = store.import_pack(security.user(), files)
         except GxpError as refused:
             db.session.rollback()
-            error, fields = refused.message, refused.fields
+            error, fields = refusal(refused), refused.fields
         else:
             db.session.commit()
             row = done.version
