@@ -129,6 +129,8 @@ def _take_balance(place: Place, lot: Lot, serial: str, quantity: int) -> None:
         raise InvalidInput(
             f"Cannot take {what} of {lot.product.code} from {place.describe()}: "
             f"only {have or 0} there.",
+            zh=f"无法从 {place.describe()} 取出 {lot.product.code} 的 {what}："
+               f"该处仅有 {have or 0}。",
             fields={"quantity": f"{have or 0} on hand at {place.describe()}."})
 
 
@@ -150,12 +152,14 @@ def _check_target(kind: str, target: Place) -> None:
     if kind == "reversal":  # a correction puts stock back exactly where it was
         return
     if not target.location.active:
-        raise InvalidInput(f"Location {target.location.label} is retired.")
+        raise InvalidInput(f"Location {target.location.label} is retired.",
+                           zh=f"库位 {target.location.label} 已停用。")
     zones = STATUS_ZONES.get(target.status)
     if zones and target.location.zone not in zones:
         raise InvalidInput(
             f"{target.status.capitalize()} stock cannot go to {target.location.label}, a "
             f"{target.location.zone} zone; choose a location in a {' or '.join(zones)} zone.",
+            zh=f"{target.location.label} 所在库区不能存放该状态的库存，请选择正确库区的库位。",
             fields={"location": "Wrong zone for this status."})
 
 
@@ -167,7 +171,9 @@ def _check_frozen(places: Sequence[Place], count_sheet: CountSheet | None) -> No
     ).first()
     if counting is not None and (count_sheet is None or counting.id != count_sheet.id):
         raise Conflict(f"The location is being counted (sheet {counting.number}); post after "
-                       "the count is posted or cancelled.")
+                       "the count is posted or cancelled.",
+                       zh=f"该库位正在盘点（盘点单 {counting.number}），"
+                          "请在盘点过账或取消后再操作。")
 
 
 def _goes_out(kind: str, target: Place | None) -> bool:
@@ -179,14 +185,17 @@ def _goes_out(kind: str, target: Place | None) -> bool:
 def _check_outbound(kind: str, lot: Lot, source: Place) -> None:
     if lot.locked:
         raise InvalidInput(f"Lot {lot.lot_no} is locked from outbound: {lot.lock_reason}",
+                           zh=f"批号 {lot.lot_no} 已锁定，不能出库：{lot.lock_reason}",
                            fields={"lot": "Locked."})
     if lot.expired_on(site_today(source.location.site)):
         raise InvalidInput(f"Lot {lot.lot_no} expired on {lot.expiry_date}; it cannot go out.",
+                           zh=f"批号 {lot.lot_no} 已于 {lot.expiry_date} 过期，不能出库。",
                            fields={"lot": "Expired."})
     # A shipment takes the goods picked for its order; a pick takes available stock only.
     allowed = ("available", "picked") if kind == "ship" else ("available",)
     if source.status not in allowed:
         raise InvalidInput(f"Only available stock can go out; this is {source.status}.",
+                           zh="只有合格（可用）库存才能出库。",
                            fields={"status": "Not available."})
 
 
@@ -229,16 +238,19 @@ def _post(actor: Who, kind: str, lot: Lot, quantity: int, *, serial: str = "",
     product = lot.product
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise InvalidInput("The quantity must be a whole number above zero.",
-                           fields={"quantity": "Above zero."})
+                           zh="数量必须是大于零的整数。", fields={"quantity": "Above zero."})
     serial = (serial or "").strip()
     if product.serialised and not serial:
         raise InvalidInput(f"{product.code} is serialised: give the serial number of each unit.",
+                           zh=f"{product.code} 按序列号管理：请填写每件的序列号。",
                            fields={"serial": "Required."})
     if serial and not product.serialised:
         raise InvalidInput(f"{product.code} is not serialised; leave the serial empty.",
+                           zh=f"{product.code} 不按序列号管理，序列号请留空。",
                            fields={"serial": "Not tracked."})
     if serial and quantity != 1:
         raise InvalidInput("A serial number is one unit: the quantity must be 1.",
+                           zh="一个序列号对应一件：数量必须为 1。",
                            fields={"quantity": "Must be 1."})
     places = [p for p in (source, target) if p is not None]
     for where in places:
@@ -314,10 +326,12 @@ def _lot_for_receipt(actor: Who, product: Product, lot_no: str, expiry: date | N
                      production_date: date | None, supplier: Party) -> Lot:
     lot_no = lot_no.strip()
     if not lot_no or len(lot_no) > 40:
-        raise InvalidInput("Give the lot number (1-40 characters).", fields={"lot_no": "Required."})
+        raise InvalidInput("Give the lot number (1-40 characters).",
+                           zh="请填写批号（1-40 个字符）。",
+                           fields={"lot_no": "Required."})
     if expiry is not None and production_date is not None and expiry < production_date:
         raise InvalidInput("The expiry date is before the production date.",
-                           fields={"expiry": "Before production."})
+                           zh="有效期早于生产日期。", fields={"expiry": "Before production."})
     lot = find_lot(product, lot_no)
     if lot is None:
         # Two receipts of a new lot at the same moment: the second one finds the first's row.
@@ -338,6 +352,8 @@ def _lot_for_receipt(actor: Who, product: Product, lot_no: str, expiry: date | N
         raise InvalidInput(
             f"Lot {lot_no} of {product.code} is recorded with expiry {lot.expiry_date}, the "
             f"goods say {expiry}: check the label before receiving.",
+            zh=f"{product.code} 批号 {lot_no} 记录的有效期为 {lot.expiry_date}，"
+               f"货物标示为 {expiry}：请先核对标签再收货。",
             fields={"expiry": f"Lot expires {lot.expiry_date}."})
     return lot
 
@@ -378,14 +394,15 @@ def receive(actor: Who, location: Location, product: Product, lot_no: str,
     _require(actor, ACTIONS["receive"])
     if not supplier.is_supplier:
         raise InvalidInput(f"{supplier.name} is not recorded as a supplier.",
+                           zh=f"{supplier.name} 未登记为供应商。",
                            fields={"supplier": "Not a supplier."})
     if not document.strip():
         raise InvalidInput("Give the receipt or delivery note number.",
-                           fields={"document": "Required."})
+                           zh="请填写收货单或随货同行单编号。", fields={"document": "Required."})
     serials = [s.strip() for s in serials]
     if len(set(serials)) != len(serials):
         raise InvalidInput("A serial number appears twice in this receipt.",
-                           fields={"serials": "Duplicate."})
+                           zh="本次收货中有重复的序列号。", fields={"serials": "Duplicate."})
     if serials and quantity not in (None, len(serials)):
         raise InvalidInput(f"{len(serials)} serial numbers for a quantity of {quantity}.",
                            fields={"quantity": "Must match the serial numbers."})
@@ -405,6 +422,7 @@ def identify(scan: str, expected: Product | None = None) -> tuple[Product, gs1.U
     product = find_product(udi.gtin)
     if product is None:
         raise NotFound(f"No product has GTIN {udi.gtin}; record the product (首营品种) first.",
+                       zh=f"没有 GTIN 为 {udi.gtin} 的产品：请先登记该产品（首营品种）。",
                        fields={"scan": "Unknown GTIN."})
     return product, udi
 
@@ -417,6 +435,7 @@ def receive_scan(actor: Who, location: Location, scan: str, quantity: int = 1, *
     product, udi = identify(scan, expected)
     if not udi.lot:
         raise InvalidInput("The label has no lot (AI 10): enter the lot by hand.",
+                           zh="标签上没有批号（AI 10）：请手工填写批号。",
                            fields={"lot_no": "Not on the label."})
     return receive(actor, location, product, udi.lot, None if udi.serial else quantity,
                    supplier=supplier, document=document, expiry=udi.expiry,
@@ -491,9 +510,11 @@ def ship(actor: Who, lot: Lot, quantity: int, *, source: Place, customer: Party,
     _require(actor, ACTIONS["ship"])
     if not customer.is_customer:
         raise InvalidInput(f"{customer.name} is not recorded as a customer.",
+                           zh=f"{customer.name} 未登记为客户。",
                            fields={"customer": "Not a customer."})
     if not document.strip():
-        raise InvalidInput("Give the shipment number.", fields={"document": "Required."})
+        raise InvalidInput("Give the shipment number.", zh="请填写发货单号。",
+                           fields={"document": "Required."})
     return _post(actor, "ship", lot, quantity, serial=serial, source=source, out_status="shipped",
                  party=customer, document=document, instance_id=instance_id, task_id=task_id)
 
@@ -545,11 +566,15 @@ def return_goods(actor: Who, lot: Lot, quantity: int, *, target: Place, customer
     _require(actor, ACTIONS["return"])
     if target.status != "quarantine":
         raise InvalidInput("Returned goods go to quarantine until they are inspected.",
+                           zh="退回的货物须先入待验区，验收后再处理。",
                            fields={"status": "Must be quarantine."})
     had = shipped_to(customer, lot, serial)
     if quantity > had:
         raise InvalidInput(f"{customer.name} has {had} of lot {lot.lot_no} from us; "
-                           f"{quantity} cannot come back.", fields={"quantity": f"At most {had}."})
+                           f"{quantity} cannot come back.",
+                           zh=f"{customer.name} 从我方收到批号 {lot.lot_no} 共 {had}，"
+                              f"不能退回 {quantity}。",
+                           fields={"quantity": f"At most {had}."})
     return _post(actor, "return", lot, quantity, serial=serial, target=target, party=customer,
                  document=document, reason=reason, serial_prior=("shipped",),
                  instance_id=instance_id, task_id=task_id)
@@ -581,7 +606,8 @@ def scrap(actor: Who, lot: Lot, quantity: int, *, source: Place, reason: str, se
     _require(actor, ACTIONS["scrap"])
     if source.status in ("available", "picked"):
         raise InvalidInput("Available stock is not scrapped directly: change its status to "
-                           "nonconforming first, with the quality decision.")
+                           "nonconforming first, with the quality decision.",
+                           zh="合格库存不能直接报废：请先依质量决定转为不合格品。")
     return _post(actor, "scrap", lot, quantity, serial=serial, source=source,
                  out_status="scrapped", document=document, reason=reason,
                  instance_id=instance_id, task_id=task_id)
@@ -592,7 +618,8 @@ def reverse(actor: Who, movement: StockMovement, reason: str, *, instance_id: st
     """Correct a movement by posting its mirror image; the original stays as it was."""
     _require(actor, ACTIONS["reversal"])
     if not reason.strip():
-        raise InvalidInput("Say why the movement is reversed.", fields={"reason": "Required."})
+        raise InvalidInput("Say why the movement is reversed.", zh="请说明冲销原因。",
+                           fields={"reason": "Required."})
     if movement.kind == "reversal":
         raise InvalidInput("A reversal is not reversed: post the movement again instead.")
     already = db.session.scalar(select(StockMovement.id)

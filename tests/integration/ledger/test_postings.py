@@ -60,9 +60,10 @@ def test_taking_more_than_is_there_is_refused_and_changes_nothing(world: World) 
     lot = world.receive_available("T1", 10)
     db.session.commit()
     before = db.session.scalar(select(func.count()).select_from(StockMovement))
-    with pytest.raises(InvalidInput, match="only 10 there"):
+    with pytest.raises(InvalidInput, match="only 10 there") as refused:
         ledger.transfer(world.operator, "move", lot, 11, source=place(world.stock),
                         target=place(world.stock2))
+    assert "该处仅有 10" in refused.value.text("zh")  # said to a Chinese reader in Chinese
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(StockMovement)) == before
     assert quantity(world, world.stock, "available", lot) == 10
