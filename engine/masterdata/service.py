@@ -156,7 +156,8 @@ def create_site(actor: User | audit.Actor, code: str, name: str, region: str, ti
     problems |= _validate_site(values)
     _refuse("The site could not be created.", problems)
     if db.session.scalar(select(Site.id).where(Site.code == code)) is not None:
-        raise Conflict(f"A site with code {code!r} exists.", fields={"code": "Code taken."})
+        raise Conflict(f"A site with code {code!r} exists.", zh=f"编码为 {code} 的仓库已存在。",
+                       fields={"code": "Code taken."})
     site = Site(code=code, **values)
     db.session.add(site)
     db.session.flush()
@@ -192,7 +193,7 @@ def create_location(actor: User | audit.Actor, site: Site, code: str, zone: str,
     taken = select(Location.id).where(Location.site_id == site.id, Location.code == code)
     if db.session.scalar(taken) is not None:
         raise Conflict(f"Site {site.code} already has a location {code!r}.",
-                       fields={"code": "Code taken."})
+                       zh=f"仓库 {site.code} 已有库位 {code}。", fields={"code": "Code taken."})
     location = Location(site=site, code=code, **values)
     db.session.add(location)
     db.session.flush()
@@ -269,10 +270,11 @@ def create_product(actor: User | audit.Actor, code: str, **fields: Any) -> Produ
     problems |= _validate_product(values)
     _refuse("The product could not be created.", problems)
     if db.session.scalar(select(Product.id).where(Product.code == code)) is not None:
-        raise Conflict(f"A product with code {code!r} exists.", fields={"code": "Code taken."})
+        raise Conflict(f"A product with code {code!r} exists.", zh=f"编码为 {code} 的产品已存在。",
+                       fields={"code": "Code taken."})
     if values["gtin"] and find_product(values["gtin"]) is not None:
         raise Conflict(f"GTIN {values['gtin']} belongs to another product.",
-                       fields={"gtin": "GTIN taken."})
+                       zh=f"GTIN {values['gtin']} 已属于其他产品。", fields={"gtin": "GTIN taken."})
     product = Product(code=code, **values)
     product.registration_flag = registration_flag(product)
     db.session.add(product)
@@ -288,6 +290,7 @@ def update_product(actor: User | audit.Actor, product: Product, reason: str,
         other = find_product(normalise_gtin(str(changes["gtin"])))
         if other is not None and other.id != product.id:
             raise Conflict(f"GTIN {other.gtin} belongs to {other.code}.",
+                           zh=f"GTIN {other.gtin} 已属于产品 {other.code}。",
                            fields={"gtin": "GTIN taken."})
     _update(actor, product, "product.update", "product", changes, PRODUCT_FIELDS,
             _validate_product, reason, "product")
@@ -369,7 +372,8 @@ def create_party(actor: User | audit.Actor, code: str, name: str, *, kinds: Iter
     problems |= _validate_party(values)
     _refuse("The party could not be created.", problems)
     if db.session.scalar(select(Party.id).where(Party.code == code)) is not None:
-        raise Conflict(f"A party with code {code!r} exists.", fields={"code": "Code taken."})
+        raise Conflict(f"A party with code {code!r} exists.",
+                       zh=f"编码为 {code} 的往来单位已存在。", fields={"code": "Code taken."})
     party = Party(code=code, **values)
     db.session.add(party)
     db.session.flush()
@@ -620,9 +624,11 @@ def _review(user: User, record: Party | Product, entity: str, decision: str, not
             password: str, username: str | None, first_in_session: bool) -> None:
     identity.require(user, "masterdata.review")
     if decision not in ("approved", "rejected"):
-        raise InvalidInput("Decide approved or rejected.", fields={"decision": "Choose one."})
+        raise InvalidInput("Decide approved or rejected.", zh="请选择通过或不通过。",
+                           fields={"decision": "Choose one."})
     if not note.strip():
-        raise InvalidInput("Say what was checked.", fields={"note": "A review note is required."})
+        raise InvalidInput("Say what was checked.", zh="请说明审核了哪些内容。",
+                           fields={"note": "A review note is required."})
     before = record.audit_values()
     content = {"decision": decision, "note": note.strip(), "record": before}
     signatures.sign(user, password, "approved" if decision == "approved" else "reviewed",
@@ -637,6 +643,10 @@ def _review(user: User, record: Party | Product, entity: str, decision: str, not
                  after=record.audit_values(), reason=note, reason_required=True)
 
 
+#: A validity flag that refuses an approval, in Chinese.
+_FLAG_ZH = {"missing": "缺失", "expired": "已过期"}
+
+
 def review_party(user: User, party: Party, decision: str, note: str, *, password: str,
                  username: str | None = None, first_in_session: bool = True) -> Party:
     """Record the first-purchase (supplier, GSP 53) or first-sale (customer, GSP 81-82) review,
@@ -645,6 +655,8 @@ def review_party(user: User, party: Party, decision: str, note: str, *, password
     if decision == "approved" and party.licence_flag in ("missing", "expired"):
         raise InvalidInput(
             f"{party.name} cannot be approved: its licences are {party.licence_flag}.",
+            zh=f"{party.name} 不能审核通过：其许可证"
+               f"{_FLAG_ZH.get(party.licence_flag, party.licence_flag)}。",
             fields={"licences": "Record valid licences (business licence, 经营许可证/备案凭证, "
                                 "authorisation) first."})
     _review(user, party, "party", decision, note, password, username, first_in_session)
@@ -659,6 +671,8 @@ def review_product(user: User, product: Product, decision: str, note: str, *, pa
         raise InvalidInput(
             f"{product.code} cannot be approved: its registration is "
             f"{product.registration_flag}.",
+            zh=f"{product.code} 不能审核通过：其注册证"
+               f"{_FLAG_ZH.get(product.registration_flag, product.registration_flag)}。",
             fields={"registration_no": "Record a registration or filing number in force."})
     _review(user, product, "product", decision, note, password, username, first_in_session)
     return product

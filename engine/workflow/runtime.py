@@ -27,7 +27,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
 from engine.db import db, ends_work, utcnow
-from engine.errors import Conflict, GxpError, InvalidInput, NotFound, PermissionDenied
+from engine.errors import (
+    Bilingual,
+    Conflict,
+    GxpError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.masterdata.models import Site
@@ -488,6 +495,7 @@ class Runtime:
         self._check_open(row)
         if row.role not in identity.effective_roles(assignee):
             raise InvalidInput(f"{assignee.full_name} does not hold the role {row.role}.",
+                               zh=f"{assignee.full_name} 不具备角色 {row.role}。",
                                fields={"assignee": "Choose a user with the task's role."})
         self._refuse_performer(row, assignee, InvalidInput)
         before = {"assignee_id": row.assignee_id}
@@ -609,7 +617,9 @@ class Runtime:
         identity.require(actor, "instances.manage")
         instance = self.lock(instance_id)
         if instance.status != "suspended":
-            raise Conflict(f"The process is {instance.status}, not suspended.")
+            raise Conflict(f"The process is {instance.status}, not suspended.",
+                           zh=f"流程{_STATUS_ZH.get(instance.status, instance.status)}，"
+                              "未处于暂停状态。")
         before = instance.status
         instance.status = "running"
         with _advancing(instance.id):
@@ -633,10 +643,13 @@ class Runtime:
                     allowed_from: tuple[str, ...]) -> ProcessInstance:
         identity.require(actor, "instances.manage")
         if not reason.strip():
-            raise InvalidInput("Say why.", fields={"reason": "A reason is required."})
+            raise InvalidInput("Say why.", zh="请说明原因。",
+                               fields={"reason": "A reason is required."})
         instance = self.lock(instance_id)
         if instance.status not in allowed_from:
-            raise Conflict(f"The process is {instance.status}; it cannot become {status}.")
+            raise Conflict(f"The process is {instance.status}; it cannot become {status}.",
+                           zh=f"流程{_STATUS_ZH.get(instance.status, instance.status)}，不能变为"
+                              f"{_STATUS_ZH.get(status, status)}。")
         before = instance.status
         instance.status = status
         self._audit_status(actor, instance, before, reason)
@@ -780,7 +793,9 @@ class Runtime:
         identity.require(actor, "tasks.retry")
         instance = self.lock(instance_id)
         if instance.status != "error":
-            raise Conflict(f"The process is {instance.status}, not in error.")
+            raise Conflict(f"The process is {instance.status}, not in error.",
+                           zh=f"流程{_STATUS_ZH.get(instance.status, instance.status)}，"
+                              "未处于出错状态。")
         for call in db.session.scalars(select(ServiceCall).where(
                 ServiceCall.instance_id == instance.id, ServiceCall.status == "failed")):
             call.status = "pending"
@@ -933,13 +948,16 @@ def _check_site(code: str) -> None:
     would run it ungated, so it is refused."""
     active = db.session.scalar(select(Site.active).where(Site.code == code))
     if active is None:
-        raise InvalidInput(f"There is no site {code}.",
-                           fields={"site": f"No site has the code {code}: use a site from "
-                                           "master data."})
+        raise InvalidInput(f"There is no site {code}.", zh=f"没有编码为 {code} 的仓库。",
+                           fields={"site": Bilingual(f"No site has the code {code}: use a site "
+                                                     "from master data.",
+                                                     f"没有编码为 {code} 的仓库：请使用主数据中的"
+                                                     "仓库。")})
     if not active:
-        raise InvalidInput(f"The site {code} is deactivated.",
-                           fields={"site": f"The site {code} is deactivated: processes cannot "
-                                           "start there."})
+        raise InvalidInput(f"The site {code} is deactivated.", zh=f"仓库 {code} 已停用。",
+                           fields={"site": Bilingual(f"The site {code} is deactivated: processes "
+                                                     "cannot start there.",
+                                                     f"仓库 {code} 已停用：不能在此发起流程。")})
 
 
 def definition_of(instance: ProcessInstance) -> ProcessDefinition:

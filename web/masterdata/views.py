@@ -25,7 +25,7 @@ from engine.masterdata.models import (
     Product,
     Site,
 )
-from web.i18n import get_locale
+from web.i18n import refusal
 from web.i18n import translate as _
 from web.masterdata import bp
 from web.masterdata.forms import (
@@ -115,7 +115,7 @@ def _save(form: FlaskForm, act: Callable[[], Any], done: str) -> tuple[Any, dict
         record = act()
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
         problems = {str(k): v if isinstance(v, str) else str(v)
                     for k, v in refused.fields.items()}  # a Bilingual stays one
         return None, problems

@@ -26,6 +26,7 @@ from engine.ledger import gs1
 from engine.ledger import service as ledger
 from engine.ledger.models import StockBalance, StockMovement
 from engine.masterdata import service as md
+from engine.masterdata.models import Site
 from engine.rules import store as packs
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
@@ -639,3 +640,20 @@ def test_receiving_cannot_start_without_a_site(world: World) -> None:
     with world.app.app_context():
         assert db.session.scalar(select(ProcessInstance.id).where(
             ProcessInstance.subject == "PO-NOSITE")) is None
+    # A retired site (the page offers active ones only; a message or the API may name it).
+    with world.app.app_context():
+        site = db.session.scalar(select(Site).where(Site.code == "SH"))
+        assert site is not None
+        site.active = False
+        db.session.flush()
+        from engine.errors import InvalidInput
+        from engine.identity import service as identity
+        from engine.workflow.runtime import current_runtime
+
+        clerk = identity.find_user("clerk")
+        assert clerk is not None
+        with pytest.raises(InvalidInput) as refused:
+            current_runtime().start(clerk, "receiving", {}, subject="PO-X", site_code="SH")
+        assert refused.value.text("zh") == "仓库 SH 已停用。"
+        assert refused.value.fields["site"].zh == "仓库 SH 已停用：不能在此发起流程。"
+        db.session.rollback()
