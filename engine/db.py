@@ -144,6 +144,26 @@ def ends_work(transaction: Any) -> bool:
     return bool(transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION)
 
 
+def transaction_cache(key: str, *written: type) -> None:
+    """Make `session.info[key]` a cache for the unit of work: dropped when the transaction or a
+    savepoint ends (not at each flush), and as soon as rows of the `written` classes are added
+    or changed in the session. The caller fills it; this only forgets it in time."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    def forget_at_end(session: Session, transaction: Any) -> None:
+        if ends_work(transaction):
+            session.info.pop(key, None)
+
+    def forget_on_write(session: Session, _context: Any, _instances: Any) -> None:
+        if any(isinstance(obj, written) for obj in (*session.new, *session.dirty)):
+            session.info.pop(key, None)
+
+    event.listen(Session, "after_transaction_end", forget_at_end)
+    if written:
+        event.listen(Session, "before_flush", forget_on_write)
+
+
 def install_session_hooks() -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session

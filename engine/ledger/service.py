@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
@@ -768,7 +769,29 @@ def balances(*, product: Product | None = None, lot: Lot | None = None,
              lots: list[int] | None = None, location: Location | None = None,
              site: Site | None = None, status: str | None = None) -> list[StockBalance]:
     """Balances above zero, filtered as asked (`lots`: lot ids), in location and lot order."""
-    query = select(StockBalance).where(StockBalance.quantity > 0)
+    query = _where_balances(select(StockBalance), product=product, lot=lot, lots=lots,
+                            location=location, site=site, status=status)
+    return list(db.session.scalars(
+        query.order_by(StockBalance.location_id, StockBalance.lot_id, StockBalance.serial,
+                       StockBalance.status)
+        .execution_options(populate_existing=True)))
+
+
+def on_hand_by_status(*, product: Product | None = None, location: Location | None = None,
+                      site: Site | None = None) -> dict[str, int]:
+    """Units above zero per status, filtered as `balances` is (one aggregate statement)."""
+    query = _where_balances(
+        select(StockBalance.status, func.sum(StockBalance.quantity)), product=product,
+        location=location, site=site).group_by(StockBalance.status).order_by(StockBalance.status)
+    return {str(status): int(quantity) for status, quantity in db.session.execute(query)}
+
+
+def _where_balances(query: Any, *, product: Product | None = None, lot: Lot | None = None,
+                    lots: list[int] | None = None, location: Location | None = None,
+                    site: Site | None = None, status: str | None = None) -> Any:
+    """`query` limited to balances above zero and to what is asked (shared by the lists and
+    the sums)."""
+    query = query.where(StockBalance.quantity > 0)
     if product is not None:
         query = query.where(StockBalance.product_id == product.id)
     if lot is not None:
@@ -781,10 +804,7 @@ def balances(*, product: Product | None = None, lot: Lot | None = None,
         query = query.where(StockBalance.location.has(Location.site_id == site.id))
     if status is not None:
         query = query.where(StockBalance.status == status)
-    return list(db.session.scalars(
-        query.order_by(StockBalance.location_id, StockBalance.lot_id, StockBalance.serial,
-                       StockBalance.status)
-        .execution_options(populate_existing=True)))
+    return query
 
 
 def on_hand(product: Product, *, lot: Lot | None = None, status: str | None = None,

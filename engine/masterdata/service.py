@@ -490,23 +490,15 @@ def set_active(actor: User | audit.Actor, record: Site | Location | Product | Pa
 def stock_on_hand(record: Site | Location | Product | Party | Licence) -> dict[str, int]:
     """Units on hand per status at a site, in a location or of a product (empty: none; parties
     and licences hold no stock)."""
-    from sqlalchemy import func
+    from engine.ledger import service as ledger  # the ledger builds on master data
 
-    from engine.ledger.models import StockBalance
-
-    query = (select(StockBalance.status, func.sum(StockBalance.quantity))
-             .where(StockBalance.quantity > 0).group_by(StockBalance.status)
-             .order_by(StockBalance.status))
     if isinstance(record, Location):
-        query = query.where(StockBalance.location_id == record.id)
-    elif isinstance(record, Site):
-        query = query.join(Location, Location.id == StockBalance.location_id).where(
-            Location.site_id == record.id)
-    elif isinstance(record, Product):
-        query = query.where(StockBalance.product_id == record.id)
-    else:
-        return {}
-    return {str(status): int(quantity) for status, quantity in db.session.execute(query)}
+        return ledger.on_hand_by_status(location=record)
+    if isinstance(record, Site):
+        return ledger.on_hand_by_status(site=record)
+    if isinstance(record, Product):
+        return ledger.on_hand_by_status(product=record)
+    return {}
 
 
 def _record_name(record: Site | Location | Product | Party | Licence, locale: str = "en") -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from engine import signals
-from engine.db import db, ends_work
+from engine.db import db, transaction_cache
 from engine.errors import Conflict
 from engine.ledger.models import Lot, StockMovement
 from engine.recall.models import Recall
@@ -43,16 +42,7 @@ def _open_recalls(product_id: int) -> list[tuple[str, set[str], set[str]]]:
     return found
 
 
-@event.listens_for(Session, "before_flush")
-def _forget_on_recall_write(session: Session, _context: Any, _instances: Any) -> None:
-    if any(isinstance(obj, Recall) for obj in (*session.new, *session.dirty)):
-        session.info.pop(_CACHE, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_at_end(session: Session, transaction: Any) -> None:
-    if ends_work(transaction):  # not at each flush: a recall written meanwhile is seen above
-        session.info.pop(_CACHE, None)
+transaction_cache(_CACHE, Recall)
 
 
 def open_recall_of(lot: Lot, serial: str = "") -> str | None:

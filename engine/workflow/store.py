@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
 
 from engine import audit, signatures
-from engine.db import db, ends_work
+from engine.db import db, transaction_cache
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import Signature, User
@@ -94,16 +93,7 @@ def active_hashes() -> tuple[tuple[str, str], ...]:
     return found
 
 
-@event.listens_for(Session, "before_flush")
-def _forget_on_definition_write(session: Session, _context: Any, _instances: Any) -> None:
-    if any(isinstance(obj, ProcessDefinition) for obj in (*session.new, *session.dirty)):
-        session.info.pop(_ACTIVE, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_at_end(session: Session, transaction: Any) -> None:
-    if ends_work(transaction):
-        session.info.pop(_ACTIVE, None)
+transaction_cache(_ACTIVE, ProcessDefinition)
 
 
 def library_xml() -> dict[str, bytes]:

@@ -34,7 +34,7 @@ from web.admin.forms import (
     TrainingForm,
 )
 from web.auth.forms import LANGUAGE_NAMES, language_choices, timezone_choices
-from web.i18n import form_problems, get_locale
+from web.i18n import form_problems, get_locale, refusal
 from web.i18n import translate as _
 from web.paging import paginate
 from web.security import requires
@@ -93,7 +93,7 @@ def _refused(error: GxpError, form: FlaskForm | None = None) -> None:
         _("{field}: {reason}", field=_(str(form[name].label.text)), reason=_(str(reason)))
         if form is not None and name in form else _(str(reason))
         for name, reason in error.fields.items())
-    flash(f"{_(error.message)} {reasons}".strip(), "error")
+    flash(f"{refusal(error)} {reasons}".strip(), "error")
 
 
 def _user(user_id: int) -> User:

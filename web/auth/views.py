@@ -112,7 +112,7 @@ def enrol_totp() -> str | Response:
                                             security.policy())
         except NotAuthenticated as refused:
             db.session.commit()  # the failed attempt is evidence (lock-out)
-            flash(refused.text(get_locale()), "error")
+            flash(refusal(refused), "error")
         else:
             db.session.commit()
     if me.totp_enabled:

@@ -25,7 +25,7 @@ from engine.workflow.runtime import GateBlocked, SignatureRequired, current_runt
 from engine.workflow.tasks import Labels, field_labels
 from web import security
 from web.auth.forms import EmptyForm
-from web.i18n import get_locale, get_timezone
+from web.i18n import get_locale, get_timezone, refusal
 from web.i18n import translate as _
 from web.inbox import bp
 from web.inbox.forms import AssignForm, TaskForm
@@ -110,7 +110,7 @@ def claim(task_id: int) -> Response:
         current_runtime().claim(security.user(), task_id)
     except (Conflict, PermissionDenied) as refused:
         db.session.rollback()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         flash(_("The task is yours now."), "info")
@@ -125,7 +125,7 @@ def release(task_id: int) -> Response:
         current_runtime().release(security.user(), task_id)
     except (Conflict, PermissionDenied) as refused:
         db.session.rollback()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         flash(_("The task is back in the unclaimed list of its role."), "info")
@@ -150,7 +150,7 @@ def assign(task_id: int) -> Response:
         runtime.assign(security.user(), task_id, assignee, form.reason.data or "")
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         flash(_("The task is assigned to {name}.", name=assignee.full_name), "info")
@@ -304,13 +304,13 @@ def task(task_id: int) -> tuple[str, int] | Response:
             status = 422
         except NotAuthenticated as refused:
             db.session.commit()  # the failed signature counts towards the lock-out
-            state["sign_error"] = refused.text(get_locale())
+            state["sign_error"] = refusal(refused)
             if signer is not None and signer.meaning:  # ask again, for what was to be signed
                 state["meaning"] = signer.meaning
             status = 401
         except (Conflict, PermissionDenied, InvalidInput) as refused:
             db.session.rollback()
-            flash(refused.text(get_locale()), "error")
+            flash(refusal(refused), "error")
             status = refused.status
         else:
             db.session.commit()

@@ -205,7 +205,7 @@ def deploy() -> tuple[str, int] | Response:
                             key=form.key.data or "", status=401)
     except (Conflict, InvalidInput) as refused:
         db.session.rollback()
-        return _deploy_page(form, message=refused.text(get_locale()), xml=xml_text,
+        return _deploy_page(form, message=refusal(refused), xml=xml_text,
                             key=form.key.data or "", status=409)
     except IntegrityError:
         db.session.rollback()

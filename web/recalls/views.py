@@ -18,7 +18,7 @@ from engine.recall import service as recalls
 from engine.recall.models import Recall, RecallConsignee, RecallDelivery
 from web import pdf, security
 from web.auth.forms import EmptyForm
-from web.i18n import add_messages, get_locale, localtime
+from web.i18n import add_messages, get_locale, localtime, refusal
 from web.i18n import translate as _
 from web.paging import paginate
 from web.recalls import bp
@@ -71,7 +71,7 @@ def start() -> str | Response:
         except GxpError as error:
             db.session.rollback()
             errors = {str(k): str(v) for k, v in error.fields.items()}
-            flash(error.text(get_locale()), "error")
+            flash(refusal(error), "error")
     return render_template("recalls/start.html", form=form, errors=errors)
 
 
@@ -129,7 +129,7 @@ def acknowledge(recall_id: int, consignee_id: int) -> Response:
             flash(_("Acknowledgement by {name} recorded.", name=row.party.name), "success")
         except GxpError as error:
             db.session.rollback()
-            flash(error.text(get_locale()), "error")
+            flash(refusal(error), "error")
     else:
         flash(_("Say how the customer acknowledged (who, how)."), "error")
     return redirect(url_for("recalls.show", recall_id=recall_id) + "#customers")
@@ -179,10 +179,10 @@ def close(recall_id: int) -> Response:
         flash(blocked.message_in(get_locale()), "error")
     except NotAuthenticated as refused:
         db.session.commit()  # the failed signature counts towards the lock-out
-        flash(_(refused.message), "error")
+        flash(refusal(refused), "error")
     except GxpError as error:
         db.session.rollback()
-        flash(_(error.message), "error")
+        flash(refusal(error), "error")
     return redirect(url_for("recalls.show", recall_id=recall_id))
 
 

@@ -17,7 +17,7 @@ from engine.rules import store
 from engine.rules.conditions import describe
 from engine.rules.models import RulePackActivation, RulePackVersion
 from web import security
-from web.i18n import form_problems, get_locale, get_timezone, refusal
+from web.i18n import form_problems, get_timezone, refusal
 from web.i18n import translate as _
 from web.paging import paginate
 from web.rules import bp
@@ -171,10 +171,10 @@ def activate(version_id: int) -> tuple[str, int] | str | Response:
                     reason=form.reason.data or "")
             except NotAuthenticated as refused:
                 db.session.commit()  # the failed signature attempt is evidence (lock-out)
-                error, status = refused.text(get_locale()), 401
+                error, status = refusal(refused), 401
             except GxpError as refused:
                 db.session.rollback()
-                error, status = refused.text(get_locale()), refused.status
+                error, status = refusal(refused), refused.status
             else:
                 db.session.commit()
                 session[SIGNED_KEY] = True
@@ -238,10 +238,10 @@ def deactivate(site_code: str, pack_id: str) -> tuple[str, int] | Response:
                          username=form.username.data, reason=form.reason.data or "")
     except NotAuthenticated as refused:
         db.session.commit()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.text(get_locale()), "error")
+        flash(refusal(refused), "error")
     else:
         db.session.commit()
         session[SIGNED_KEY] = True
