@@ -61,10 +61,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         status = error.code or 500
-        return respond(
+        body, status = respond(
             GxpError(error.description or error.name, code=error.name.lower().replace(" ", "_"),
                      status=status)
         )
+        # The exception's own headers stay (a 405 names the methods allowed: RFC 9110).
+        headers = [(name, value) for name, value in error.get_headers()
+                   if name.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

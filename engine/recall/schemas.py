@@ -11,6 +11,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from engine.errors import InvalidInput
 from engine.recall import service as recalls
 
+#: The spellings of a level the API documents (each is read by recalls.normalise_level).
+LEVELS = ["I", "II", "III", "1", "2", "3", "class I", "class II", "class III",
+          "一级", "二级", "三级"]
+
 
 class RecallRequestSchema(Schema):
     product = fields.String(required=True, validate=validate.Length(min=1, max=60),
@@ -21,12 +25,18 @@ class RecallRequestSchema(Schema):
     serials = fields.List(fields.String(validate=validate.Length(min=1, max=80)),
                           load_default=list, validate=validate.Length(max=10000))
     level = fields.String(required=True, metadata={
-        "description": "I, II or III; 一级, 二级, 三级; class I, class II, class III"})
+        "description": "I, II or III; 一级, 二级, 三级; class I, class II, class III",
+        "enum": LEVELS})
     reason = fields.String(required=True, validate=validate.Length(min=3, max=4000))
     source = fields.String(required=True, validate=validate.Length(min=2, max=200), metadata={
         "description": "Who asked: the manufacturer's notice number, the authority, ..."})
     idempotency_key = fields.String(validate=validate.Length(min=8, max=200), metadata={
         "description": "Or the Idempotency-Key header; the same key starts one recall"})
+
+    #: What `_lots_or_serials` demands, for the OpenAPI document (web.api merges it).
+    OPENAPI_EXTRA = {"anyOf": [
+        {"required": ["lots"], "properties": {"lots": {"minItems": 1}}},
+        {"required": ["serials"], "properties": {"serials": {"minItems": 1}}}]}
 
     @validates_schema
     def _lots_or_serials(self, data: dict[str, Any], **_: Any) -> None:

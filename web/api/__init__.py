@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver
 from flask import Blueprint, Flask, jsonify, request
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
@@ -58,6 +58,8 @@ class Endpoint:
     response_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     #: Request headers (OpenAPI parameter objects, `in: header`).
     headers: tuple[Mapping[str, Any], ...] = ()
+    #: Path parameter -> the pattern (a regular expression) its value must match.
+    path_patterns: Mapping[str, str] = field(default_factory=dict)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -83,6 +85,12 @@ class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"example": "invalid"})
     message = fields.String(required=True)
     field_reasons = fields.Dict(data_key="fields", metadata={"description": "field -> reason"})
+
+
+class ErrorResponseSchema(Schema):
+    """Every error answer: `{"error": {code, message, fields}}`."""
+
+    error = fields.Nested(ErrorSchema, required=True)
 
 
 class MeSchema(Schema):
@@ -121,11 +129,12 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     errors |= {status: text or ERRORS.get(status, "") for status, text in endpoint.errors.items()}
     for status, description in sorted(errors.items()):
         responses[str(status)] = {"description": description, "content": {
-            "application/json": {"schema": "Error"}}}
+            "application/json": {"schema": "ErrorResponse"}}}
     responses["401"]["headers"] = {"WWW-Authenticate": {
         "description": CHALLENGE, "schema": {"type": "string"}}}
     parameters: list[Any] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"} | (
+            {"pattern": endpoint.path_patterns[name]} if name in endpoint.path_patterns else {})}
         for name in re.findall(r"{(\w+)}", endpoint.path)]
     parameters += [dict(header, **{"in": "header"}) for header in endpoint.headers]
     operation: dict[str, Any] = {"summary": endpoint.summary, "security": [{"bearer": []}],
@@ -149,12 +158,22 @@ def openapi_spec(app: Flask) -> dict[str, Any]:
                    plugins=[MarshmallowPlugin()], info={"description": description})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("ErrorResponse", schema=ErrorResponseSchema)
     operations: dict[str, dict[str, Any]] = {}
     for endpoint in ENDPOINTS:
         operations.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
     for path, by_method in operations.items():
         spec.path(path="/api/v1" + path, operations=by_method)
-    return spec.to_dict()
+    document = spec.to_dict()
+    # What a schema checks across its fields (marshmallow's @validates_schema) the plugin
+    # cannot see: a schema states it as `OPENAPI_EXTRA`, merged into its component.
+    for endpoint in ENDPOINTS:
+        for schema in (endpoint.request, endpoint.response):
+            extra = getattr(schema, "OPENAPI_EXTRA", None)
+            if schema is not None and extra:
+                name = resolver(schema)
+                document["components"]["schemas"][name].update(extra)
+    return document
 
 
 @bp.get("/openapi.json")

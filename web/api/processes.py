@@ -105,7 +105,9 @@ def send_message(name: str) -> Response:
 document("/processes/{key}/instances", "post", "Start an instance of a process",
          InstanceSchema, request=StartSchema, permission="instances.start",
          success={201: "The instance started"},
-         errors={404: "No active version of the process is deployed"})
+         errors={404: "No active version of the process is deployed"},
+         path_patterns={"key": _KEY.pattern})
 document("/messages/{name}", "post",
          "Send a message: to instances waiting for it, and starting processes it starts",
-         MessageResultSchema, request=MessageSchema, permission="instances.start")
+         MessageResultSchema, request=MessageSchema, permission="instances.start",
+         path_patterns={"name": _KEY.pattern})

@@ -83,3 +83,47 @@ def test_openapi_document_names_the_answers_the_recall_api_gives(
     assert set(paths["/api/v1/me"]["get"]["responses"]) == {"200", "401"}
     assert set(paths["/api/v1/processes/{key}/instances"]["post"]["responses"]) == {
         "201", "401", "403", "404", "422"}
+
+
+def test_openapi_document_describes_what_the_api_answers_and_accepts(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    """The document is a contract: an error answer has the shape it gives, a path parameter
+    the pattern the endpoint checks, a recall body what its cross-field rule demands."""
+    import re
+
+    from engine.recall import service as recalls
+    from engine.recall.schemas import LEVELS
+
+    token = make_token(app, make_user)
+    auth = {"Authorization": f"Bearer {token}"}
+    spec = client.get("/api/v1/openapi.json", headers=auth).get_json()
+    schemas = spec["components"]["schemas"]
+    error_ref = spec["paths"]["/api/v1/me"]["get"]["responses"]["401"]["content"][
+        "application/json"]["schema"]["$ref"]
+    envelope = schemas[error_ref.rsplit("/", 1)[1]]
+    assert envelope["required"] == ["error"]
+    answer = client.get("/api/v1/me").get_json()
+    assert set(answer) == {"error"} and set(answer["error"]) <= set(schemas["Error"]["properties"])
+
+    start = spec["paths"]["/api/v1/processes/{key}/instances"]["post"]
+    pattern = start["parameters"][0]["schema"]["pattern"]
+    assert re.fullmatch(pattern, "receiving") and not re.fullmatch(pattern, "0bad")
+    refused = client.post("/api/v1/processes/0bad/instances", json={}, headers=auth)
+    assert refused.status_code in (403, 422)  # the pattern's refusal, or the permission's
+
+    body = schemas["RecallRequest"]
+    assert {tuple(option["required"]) for option in body["anyOf"]} == {("lots",), ("serials",)}
+    assert body["properties"]["level"]["enum"] == LEVELS
+    assert {recalls.normalise_level(level) for level in LEVELS} == {"I", "II", "III"}
+
+
+def test_a_method_the_endpoint_lacks_is_a_405_naming_the_allowed_ones(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    token = make_token(app, make_user)
+    answer = client.delete("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 405
+    assert answer.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in answer.headers["Allow"]
+    assert answer.headers["Content-Type"] == "application/json"
