@@ -64,9 +64,10 @@ add_messages({
     "becomes the active version of its process; running instances stay on their version.":
         "文件先经过检查（SpiffWorkflow 解析器及 GxPFlow 约定：每个用户任务须注明其步骤"
         "并位于某角色的泳道中，脚本在受限环境中运行）。通过检查的文件成为该流程的生效版本；运行中的实例保持原版本。",
-    "Edit the diagram, then deploy it as a new version. User tasks need a spiffworkflow property "
-    "'step' and a lane named after a role, e.g. 'Inspector (inspector)'.":
-        "编辑流程图后部署为新版本。用户任务需要 spiffworkflow 属性 'step'，"
+    "Edit the diagram, then deploy it as a new version. Select an element to edit its "
+    "properties in the panel: a user task needs a compliance step and a lane named after a role, "
+    "e.g. 'Inspector (inspector)'.":
+        "编辑流程图后部署为新版本。选中元素即可在属性面板中编辑其属性：用户任务需要合规步骤，"
         "并位于以角色命名的泳道中，例如 'Inspector (inspector)'。",
     # starting
     "Subject": "主题",
@@ -109,4 +110,91 @@ add_messages({
         "新流程的标识（小写字母、数字和下划线）：用于其所有版本，之后不能更改。",
     "Lower-case letters, digits and _ only, starting with a letter.":
         "只能使用小写字母、数字和下划线，并以字母开头。",
+    # the modeler's properties panel and its check
+    "Properties": "属性",
+    "Nothing is selected: this is the whole diagram. Select an element on the canvas to edit it.":
+        "未选择元素：以下为整个流程图。在画布上选择一个元素即可编辑。",
+    "{count} elements are selected: select one to edit it.":
+        "已选择 {count} 个元素：请只选择一个进行编辑。",
+    "Id": "标识",
+    "Type": "类型",
+    "Task for a person": "人工任务",
+    "The compliance step the task performs, as area.action, e.g. receiving.inspect.":
+        "该任务执行的合规步骤，格式为 领域.动作，例如 receiving.inspect。",
+    "Required: a task that waits for a person names its step.":
+        "必填：等待人工处理的任务须注明其步骤。",
+    "Not of the form area.action (lower-case letters, digits and _).":
+        "格式不是 领域.动作（小写字母、数字和下划线）。",
+    "no signature": "无需签名",
+    "The meaning of the electronic signature the step requires.": "该步骤所需电子签名的含义。",
+    "Due in hours": "处理时限（小时）",
+    "How long the task may stay open before it is overdue.": "任务在逾期前可保持未完成的时长。",
+    "Not a positive number of hours.": "不是正数小时。",
+    "Four eyes with": "双人原则对应步骤",
+    "A step whose performer may not perform this one (area.action), or =variable naming it.":
+        "其执行人不得执行本任务的步骤（领域.动作），或以 =变量名 指定该步骤。",
+    "Neither a step (area.action) nor =variable.": "既不是步骤（领域.动作），也不是 =变量名。",
+    "Form (JSON)": "表单（JSON）",
+    'The fields the task asks for: {"fields": [{"name": ..., "type": ..., "label": {"en": ..., '
+    '"zh": ...}}]}.':
+        '任务要求填写的字段：{"fields": [{"name": ..., "type": ..., "label": {"en": ..., '
+        '"zh": ...}}]}。',
+    "Not valid JSON (it is kept; the check at deploy has the last word):":
+        "不是有效的 JSON（内容会保留，以部署时的检查为准）：",
+    "Script": "脚本",
+    "Python, run by the restricted script engine on the process data.":
+        "Python 脚本，由受限脚本引擎基于流程数据执行。",
+    "Condition": "条件",
+    'A Python expression on the process data, e.g. conclusion == "rejected". Empty: no '
+    "condition.": '基于流程数据的 Python 表达式，例如 conclusion == "rejected"。留空表示无条件。',
+    "Default flow: taken when no condition holds": "默认流：没有条件成立时走此路径",
+    "Timer": "定时器",
+    "Kind of timer": "定时器类型",
+    "Duration": "时长",
+    "Cycle": "周期",
+    "Expression": "表达式",
+    'A Python expression: ISO 8601 text in quotes, e.g. "PT48H", or a variable of the process '
+    "data.": 'Python 表达式：ISO 8601 文本须加引号，例如 "PT48H"，或流程数据中的变量。',
+    "Choose a role…": "选择角色…",
+    "A lane's name ends with its role id in parentheses, e.g. Inspector (inspector); its tasks "
+    "go to that role.":
+        "泳道名称以括号中的角色标识结尾，例如 Inspector (inspector)；其中的任务分派给该角色。",
+    "This name names no role: tasks in this lane cannot be deployed.":
+        "该名称未指明任何角色：此泳道中的任务无法部署。",
+    "Process id": "流程标识",
+    "Process name": "流程名称",
+    "Main process: the one that starts (needed when the file has several)":
+        "主流程：被启动的流程（文件含多个流程时必须指定）",
+    "Check": "检查",
+    "Checking…": "正在检查…",
+    "The check could not be run": "无法执行检查",
+    "Checks the diagram as deploying would, without deploying it.":
+        "按部署时的标准检查流程图，但不部署。",
+    "Send the diagram's XML as JSON: an object with the key xml.":
+        "请以 JSON 发送流程图的 XML：一个包含 xml 键的对象。",
+    "This diagram's process id is {found}, but the modeler is editing {key}: deploying would be "
+    "refused.": "此流程图的流程标识为 {found}，而正在编辑的是 {key}：部署将被拒绝。",
+    "No problems found: the diagram can be deployed.": "未发现问题：流程图可以部署。",
+    "Deploying would be refused: correct the problems listed.": "部署将被拒绝：请更正所列问题。",
+    "Diagram with pools": "含池的流程图",
+    "Pool": "池",
+    "Lane": "泳道",
+    "Task (waits for a person)": "任务（等待人工处理）",
+    "User task": "用户任务",
+    "Manual task": "手工任务",
+    "Script task": "脚本任务",
+    "Service task": "服务任务",
+    "Call activity": "调用活动",
+    "Subprocess": "子流程",
+    "Sequence flow": "顺序流",
+    "Exclusive gateway": "排他网关",
+    "Parallel gateway": "并行网关",
+    "Inclusive gateway": "包容网关",
+    "Event-based gateway": "事件网关",
+    "Start event": "开始事件",
+    "End event": "结束事件",
+    "Intermediate catch event": "中间捕获事件",
+    "Intermediate throw event": "中间抛出事件",
+    "Boundary event": "边界事件",
+    "Text annotation": "文本注释",
 })

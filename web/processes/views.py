@@ -10,6 +10,7 @@ from typing import Any
 from flask import (
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -23,11 +24,15 @@ from wtforms import SelectChoice
 from engine.db import db
 from engine.errors import Conflict, GxpError, InvalidInput, NotAuthenticated, NotFound
 from engine.identity.models import User
+from engine.identity.roles import role_label
 from engine.masterdata import service as md
+from engine.rules.facts import STEPS
 from engine.workflow import store
 from engine.workflow.definitions import (
     DOCUMENT,
     MAX_BPMN_BYTES,
+    ROLE_IDS,
+    SIGNATURE_MEANINGS,
     DefinitionInvalid,
     Problem,
     rename_process,
@@ -145,8 +150,20 @@ def _deploy_page(form: DeployForm, *, problems: list[Problem] | None = None,
               "meaning_label": meaning_label(store.DEPLOY_MEANING)}
     if form.source.data == "modeler" and xml is not None:
         return render_template("processes/modeler.html", xml=xml, key=key,
-                               modeler_ready=_vendor_ready(MODELER_JS), **common), status
+                               modeler_ready=_vendor_ready(MODELER_JS),
+                               choices=_modeler_choices(), **common), status
     return render_template("processes/deploy.html", **common), status
+
+
+def _modeler_choices() -> dict[str, Any]:
+    """What the modeler's properties panel offers: the known compliance steps, the roles a
+    lane is named after and the signature meanings, labelled in the user's language."""
+    locale = get_locale()
+    return {
+        "steps": sorted(STEPS),
+        "roles": [[role, role_label(role, locale)] for role in sorted(ROLE_IDS)],
+        "meanings": [[meaning, meaning_label(meaning)] for meaning in sorted(SIGNATURE_MEANINGS)],
+    }
 
 
 def _posted_file(form: DeployForm) -> tuple[bytes, str] | None:
@@ -236,6 +253,33 @@ def modeler(key: str | None = None) -> tuple[str, int]:
         xml = STARTER.read_text(encoding="utf-8")
     form = DeployForm(formdata=None, source="modeler", key=key or "")
     return _deploy_page(form, xml=xml, key=key or "")
+
+
+@bp.post("/check")
+@requires("processes.deploy")
+def check() -> tuple[Response, int]:
+    """The modeler's diagram checked as deploying would check it, nothing stored: JSON
+    `{"ok", "process_key", "message", "problems": [{"element_id", "reason", "line"}]}`."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("xml"), str):
+        message = _("Send the diagram's XML as JSON: an object with the key xml.")
+        return jsonify(ok=False, process_key=None, message=message,
+                       problems=[{"element_id": DOCUMENT, "reason": message, "line": None}]), 400
+    xml: str = payload["xml"]
+    # A lone surrogate cannot be UTF-8: passed through, the check refuses it as not UTF-8.
+    result = store.validate(xml.encode("utf-8", "surrogatepass"), "modeler.bpmn")
+    problems = list(result.problems)
+    editing = payload.get("key")
+    if isinstance(editing, str) and editing and result.process_key not in (None, editing):
+        problems.append(Problem(str(result.process_key), _(
+            "This diagram's process id is {found}, but the modeler is editing {key}: deploying "
+            "would be refused.", found=result.process_key, key=editing)))
+    ok = result.ok and not problems
+    message = (_("No problems found: the diagram can be deployed.") if ok
+               else _("Deploying would be refused: correct the problems listed."))
+    return jsonify(ok=ok, process_key=result.process_key, message=message,
+                   problems=[{"element_id": p.element_id, "reason": p.reason, "line": p.line}
+                             for p in problems]), 200
 
 
 # -- starting ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /* Process diagrams with bpmn-js: a viewer that highlights the path an instance took, and the
-   modeler that posts the edited XML (with the CSRF token and signature fields of its form). */
+   modeler that posts the edited XML (with the CSRF token and signature fields of its form);
+   the modeler's properties panel is properties.js. */
 (function () {
   "use strict";
 
@@ -67,6 +68,7 @@
       modeler = new window.BpmnJS({ container: container });
       await modeler.importXML(readJson(container.dataset.xml));
       modeler.get("canvas").zoom("fit-viewport", "auto");
+      if (window.GxProperties) { window.GxProperties.attach(modeler, container); }
       container.dataset.state = "ready";
     } catch (error) {
       fail(container, error);
