@@ -4,9 +4,12 @@ metadata service (server-side request forgery), unless an administrator allowed 
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import re
 import socket
+import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import InvalidInput
@@ -38,9 +41,10 @@ def allow_list(text: str) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
     return frozenset(names), tuple(networks)
 
 
-def check_webhook(url: str, allowed_hosts: str = "") -> None:
+def check_webhook(url: str, allowed_hosts: str = "") -> str | None:
     """Refuse `url` with WebhookRefused unless it is http(s), names a host, and every address the
-    host resolves to is public, or the host or address is in `allowed_hosts`."""
+    host resolves to is public, or the host or address is in `allowed_hosts`. Returns the
+    address checked, to connect to (`connection`): None for a host allowed by name."""
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
@@ -55,7 +59,7 @@ def check_webhook(url: str, allowed_hosts: str = "") -> None:
                              zh=f"回调地址 {url} 未指明服务器。")
     names, networks = allow_list(allowed_hosts)
     if host in names:
-        return
+        return None
     try:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -63,11 +67,13 @@ def check_webhook(url: str, allowed_hosts: str = "") -> None:
             f"The webhook server {host} cannot be found (the name does not resolve); "
             "check the address.",
             zh=f"找不到回调服务器 {host}（域名无法解析），请检查地址。") from None
+    checked: list[str] = []
     for *_, sockaddr in found:
         address = ipaddress.ip_address(str(sockaddr[0]))
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if _public(address) or any(address in network for network in networks):
+            checked.append(str(address))
             continue
         shown = host if host == str(address) else f"{host} ({address})"
         en, zh = _why_internal(address)
@@ -77,6 +83,27 @@ def check_webhook(url: str, allowed_hosts: str = "") -> None:
             "GXPFLOW_WEBHOOK_ALLOWED_HOSTS).",
             zh=f"回调地址 {shown} {zh}；召回通知和追踪报告只发往对方的公网服务器（管理员可在 "
                "GXPFLOW_WEBHOOK_ALLOWED_HOSTS 中放行）。")
+    return checked[0]
+
+
+def connection(url: str, address: str | None, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection for `url` that opens its socket to `address`, the one
+    `check_webhook` checked, instead of resolving the name again: a DNS answer changed in
+    between (rebinding) cannot lead it inside. The Host header, TLS server name and certificate
+    check still use the URL's host. `address` None: resolved as usual (allowed by name)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        made: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, parts.port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        made = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    if address is not None:
+        def pinned(target: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+            return socket.create_connection((address, target[1]), *args, **kwargs)
+
+        made._create_connection = pinned  # type: ignore[attr-defined]
+    return made
 
 
 def _public(address: IPAddress) -> bool:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -95,41 +94,41 @@ def send_webhook(url: str, notice: dict[str, Any], *, secret: str, allowed_hosts
                  allowed_hosts=allowed_hosts, timeout=timeout)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as the failure it is: following it could lead to an internal
-    address the guard never saw."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: str,
           allowed_hosts: str, timeout: float) -> Sent:
     """POST the payload as JSON signed with HMAC-SHA256 of the body, if the address is still a
-    public one (checked again here: its DNS answer may have changed since it was saved)."""
+    public one (checked again here: its DNS answer may have changed since it was saved), to the
+    address checked. A redirect is answered as the failure it is: following it could lead to
+    an internal address the guard never saw."""
     try:
-        netguard.check_webhook(url, allowed_hosts)
+        address = netguard.check_webhook(url, allowed_hosts)
     except netguard.WebhookRefused as refused:
         return Sent(False, refused.message)
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "GxPFlow",
         SIGNATURE_HEADER: sign_body(body, secret),
         "Idempotency-Key": idempotency_key,
     }
-    # The scheme is checked above: only http(s) is opened.
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as response:
-            return Sent(True, f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        if 300 <= exc.code < 400:
-            return Sent(False, f"HTTP {exc.code}: the webhook redirects to "
-                               f"{exc.headers.get('Location', '?')}; redirects are not followed, "
-                               "give the final address")
-        return Sent(False, f"HTTP {exc.code}")
-    except (OSError, ValueError) as exc:
+        connection = netguard.connection(url, address, timeout)
+        try:
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            status, location = response.status, response.getheader("Location", "?")
+        finally:
+            connection.close()
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         return Sent(False, f"{type(exc).__name__}: {exc}")
+    if 200 <= status < 300:
+        return Sent(True, f"HTTP {status}")
+    if 300 <= status < 400:
+        return Sent(False, f"HTTP {status}: the webhook redirects to {location}; redirects are "
+                           "not followed, give the final address")
+    return Sent(False, f"HTTP {status}")
 
 
 # -- device tracking reports (21 CFR 821) -------------------------------------------------------

@@ -193,3 +193,38 @@ def test_a_redirect_is_not_followed(sink: str) -> None:
     assert sent.detail == ("HTTP 302: the webhook redirects to /internal; redirects are not "
                            "followed, give the final address")
     assert Sink.received == [("POST", "/moved")]
+
+
+def test_the_post_goes_to_the_address_checked_not_to_a_new_dns_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to a public address when checked, then to this host.
+    The connection is opened to the address checked; the Host header keeps the name."""
+    import http.client
+    import socket
+
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+    resolver = Resolver(monkeypatch, "93.184.216.34")
+    original = resolver._answer
+
+    def answer(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        resolver.addresses = next(answers, ["127.0.0.1"])
+        return original(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    opened: list[tuple[str, int]] = []
+    hosts: list[str] = []
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        opened.append(address)
+        raise ConnectionRefusedError("recorded, not made")
+
+    def request(connection: http.client.HTTPConnection, *args: Any, **kwargs: Any) -> None:
+        hosts.append(connection.host)
+        connection.connect()
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(http.client.HTTPConnection, "request", request)
+    sent = channels.send_webhook("https://hooks.customer.example:8443/recall", NOTICE, secret="s")
+    assert not sent.ok and "recorded, not made" in sent.detail
+    assert opened == [("93.184.216.34", 8443)]
+    assert hosts == ["hooks.customer.example"]
