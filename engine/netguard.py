@@ -72,11 +72,15 @@ def check_webhook(url: str, allowed_hosts: str = "") -> str | None:
         address = ipaddress.ip_address(str(sockaddr[0]))
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        if _public(address) or any(address in network for network in networks):
+        if any(address in network for network in networks):
+            checked.append(str(address))
+            continue
+        inner = _embedded_ipv4(address)
+        if _public(address) and (inner is None or _public(inner)):
             checked.append(str(address))
             continue
         shown = host if host == str(address) else f"{host} ({address})"
-        en, zh = _why_internal(address)
+        en, zh = _why_internal(address if inner is None else inner)
         raise WebhookRefused(
             f"The webhook address {shown} {en}; recall notices and tracking reports go only to "
             "the partner's public server (an administrator can allow it in "
@@ -104,6 +108,22 @@ def connection(url: str, address: str | None, timeout: float) -> http.client.HTT
 
         made._create_connection = pinned  # type: ignore[attr-defined]
     return made
+
+
+#: NAT64's well-known prefix (RFC 6052): a gateway forwards 64:ff9b::a.b.c.d to a.b.c.d.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to through a translator (NAT64, 6to4, Teredo):
+    public as such, it may still reach this host or the internal network."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo:
+        return address.teredo[1]
+    return address.sixtofour
 
 
 def _public(address: IPAddress) -> bool:

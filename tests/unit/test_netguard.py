@@ -61,6 +61,11 @@ def test_a_name_that_resolves_to_public_addresses_is_allowed(
     ("http://224.0.0.1/", "224.0.0.1", "is not a public internet address"),
     ("http://240.0.0.1/", "240.0.0.1", "is not a public internet address"),
     ("http://2130706433/", "2130706433 (127.0.0.1)", "is this server itself"),
+    # IPv6 addresses a translator forwards to an IPv4 address (6to4, NAT64): that one counts
+    ("http://[2002:7f00:1::1]/", "2002:7f00:1::1", "is this server itself"),
+    ("http://[2002:a9fe:a9fe::1]/", "2002:a9fe:a9fe::1",
+     "is a link-local address (such as the cloud metadata service)"),
+    ("http://[64:ff9b::a00:5]/", "64:ff9b::a00:5", "is on an internal network"),
 ])
 def test_an_internal_address_is_refused_naming_it(url: str, shown: str, why: str) -> None:
     refused = refusal(url)
