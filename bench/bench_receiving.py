@@ -56,6 +56,7 @@ from tests.integration.processes.test_receiving import (  # noqa: E402
     make_world,
 )
 from tests.support.factories import PASSWORD  # noqa: E402
+from tests.support.web import started_instance  # noqa: E402
 
 WHO = ("gunicorn", "postgres")  # whose CPU time the four-client phase reports
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -127,7 +128,7 @@ class Receipt:
         status, location, text = clerk.post("/processes/receiving/start", {
             "subject": f"PO-{self.number}", "site_code": "SH"}, token_of(page))
         assert status == 302, text[-800:]
-        instance = int(re.search(r"/instances/(\d+)", location).group(1))  # type: ignore[union-attr]
+        instance = started_instance(self.app, location)
         lot = f"B{self.number:05d}"
         forms = {
             "receiving.arrival": ("clerk", arrival(THERMO, [label(THERMO, lot) + " x 20"], 20,

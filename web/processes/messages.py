@@ -74,6 +74,7 @@ add_messages({
     "Site": "仓库",
     "e.g. PO-2024-0117, lot L240501": "例如 PO-2024-0117、批号 L240501",
     "Started {key} #{id}.": "已启动 {key} #{id}。",
+    "Started {key} #{id}: its first task is yours.": "已启动 {key} #{id}：第一个任务由您办理。",
     "The process {key} cannot be started from a page: {reason}":
         "流程 {key} 不能从页面启动：{reason}",
     # instances

@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import func, or_, select
@@ -59,6 +60,8 @@ from web.signing import first_in_session, meaning_label, remember_signature
 
 VIEWER_JS = "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"
 MODELER_JS = "vendor/bpmn-js/bpmn-modeler.production.min.js"
+#: The session key of the site a person last started a process at (preselected next time).
+LAST_SITE = "start_site"
 STARTER = Path(__file__).resolve().parent / "starter.bpmn"
 STARTER_KEY = "new_process"  # the starter's process id, replaced by the key the user gives
 
@@ -295,8 +298,13 @@ def start(key: str) -> tuple[str, int] | Response:
         raise Conflict(_("The process {key} cannot be started from a page: {reason}",
                          key=key, reason=_(info.reason)))
     form = StartForm()
+    sites = md.active_sites()
     form.site_code.choices = [SelectChoice("", "—")] + [
-        SelectChoice(site.code, f"{site.code} · {site.name}") for site in md.active_sites()]
+        SelectChoice(site.code, f"{site.code} · {site.name}") for site in sites]
+    if request.method == "GET":  # the site this person started at last, or the only one
+        last = session.get(LAST_SITE)
+        codes = [site.code for site in sites]
+        form.site_code.data = last if last in codes else (codes[0] if len(codes) == 1 else "")
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     status = 200
@@ -319,6 +327,12 @@ def start(key: str) -> tuple[str, int] | Response:
             status = 422
         else:
             db.session.commit()
+            session[LAST_SITE] = instance.site_code or ""
+            first = _first_task_for(instance.id, security.user())
+            if first is not None:  # the starter does the first step: straight to its form
+                flash(_("Started {key} #{id}: its first task is yours.", key=key,
+                        id=instance.id), "info")
+                return redirect(url_for("inbox.task", task_id=first))
             flash(_("Started {key} #{id}.", key=key, id=instance.id), "info")
             return redirect(url_for("processes.instance", instance_id=instance.id))
     elif request.method == "POST":
@@ -326,6 +340,18 @@ def start(key: str) -> tuple[str, int] | Response:
     return render_template("processes/start.html", definition=found, form=form,
                            fields=info.form.fields if info.form else (), values=values,
                            errors=errors, locale=get_locale()), status
+
+
+def _first_task_for(instance_id: int, user: User) -> int | None:
+    """The open task of a just-started instance that `user` may do now (theirs, or unclaimed
+    for a role they hold), if there is exactly one."""
+    from engine.identity import service as identity
+
+    found = list(db.session.scalars(select(HumanTask.id).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == "open",
+        HumanTask.role.in_(identity.effective_roles(user)),
+        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id))))
+    return found[0] if len(found) == 1 else None
 
 
 # -- instances ---------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ the pages as staff do."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,7 +29,7 @@ from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
 from engine.workflow.runtime import current_runtime
 from tests.support.factories import PASSWORD
-from tests.support.web import login, submit
+from tests.support.web import login, started_instance, submit
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = audit.Actor(None, "cli")
@@ -173,9 +172,7 @@ def start(world: World, username: str, key: str, subject: str,
     response = submit(world.client(username), f"/processes/{key}/start",
                       {"subject": subject, "site_code": world.site, **(data or {})})
     assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
-    found = re.search(r"/instances/(\d+)", response.headers["Location"])
-    assert found
-    return int(found.group(1))
+    return started_instance(world.app, response)
 
 
 def open_task(world: World, username: str, instance_id: int, step: str) -> int:

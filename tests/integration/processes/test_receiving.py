@@ -6,7 +6,6 @@ person, quarantine, deadline) and a bad GS1 scan."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,7 +31,7 @@ from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance
 from tests.integration.processes.stockworld import workflow_data
 from tests.support.factories import PASSWORD
-from tests.support.web import login, submit
+from tests.support.web import login, started_instance, submit
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = audit.Actor(None, "cli")
@@ -132,9 +131,7 @@ def start(world: World, site: str, subject: str) -> int:
     response = submit(world.client("clerk"), "/processes/receiving/start",
                       {"subject": subject, "site_code": site})
     assert response.status_code == 302, response.get_data(as_text=True)[:800]
-    found = re.search(r"/instances/(\d+)", response.headers["Location"])
-    assert found
-    return int(found.group(1))
+    return started_instance(world.app, response)
 
 
 def open_task(world: World, username: str, instance_id: int, step: str) -> int:
@@ -328,9 +325,7 @@ def test_stock_in_a_receiving_is_not_released_before_its_inspection(world: World
                        "lot_no": "T26B", "from_status": "quarantine",
                        "held_reason": "Awaiting the quality decision"})
     assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
-    found = re.search(r"/instances/(\d+)", response.headers["Location"])
-    assert found
-    release = int(found.group(1))
+    release = started_instance(app, response)
     decide = open_task(world, "qm", release, "release.decide")
     refused = complete(world, "qm", decide, {"disposition": "scrap",
                                               "decision_reason": "Not needed"}, expect=422)

@@ -27,7 +27,7 @@ from engine.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.workflow.runtime import GateOutcome, Runtime, StepContext, current_runtime
 from tests.integration.workflow.conftest import SAMPLES, START_DATA
 from tests.support.factories import PASSWORD
-from tests.support.web import csrf_token, login, submit
+from tests.support.web import csrf_token, login, started_instance, submit
 
 HERE = Path(__file__).resolve().parent / "bpmn"
 
@@ -434,7 +434,8 @@ def test_start_from_a_page_with_the_start_form(
         md.set_active(audit.SYSTEM, md.create_site(audit.SYSTEM, "OLD", "Closed warehouse",
                                                    "CN", "Asia/Shanghai"), False, "closed")
     form = text(client.get("/processes/quick_check/start"))
-    assert '<option value="SH">SH · Shanghai warehouse</option>' in form
+    assert '<option selected value="SH">SH · Shanghai warehouse</option>' in form, (
+        "the only site is chosen already")
     assert 'value="OLD"' not in form, "a deactivated site is not offered"
     for typed in ("Shanghai", "OLD"):  # a site the gate knows no packs for would run ungated
         refused = submit(client, "/processes/quick_check/start",
@@ -443,12 +444,27 @@ def test_start_from_a_page_with_the_start_form(
     started = submit(client, "/processes/quick_check/start", {"subject": "Lot check",
                                                                "lot": "L-7", "site_code": "SH"})
     assert started.status_code == 302
-    page = text(client.get(started.headers["Location"]))
+    # The first task is the starter's (an inspector's): the start leads straight to its form.
+    assert re.fullmatch(r"/inbox/tasks/\d+", started.headers["Location"])
+    assert "its first task is yours" in text(client.get(started.headers["Location"]))
+    page = text(client.get(f"/processes/instances/{started_instance(app, started)}"))
     assert "Lot check" in page and "Check" in page
     states = json.loads(re.search(r'id="diagram-states">([^<]*)<', page).group(1))
     assert states == {"elements": {"StartEvent_1": "done", "Task_check": "active"},
                       "flows": [["StartEvent_1", "Task_check"]]}
     assert "Lot check" in tab(client, "unclaimed")
+    # With several sites, the one this person started at last is chosen for the next start.
+    with engine(app):
+        md.create_site(audit.SYSTEM, "CHI", "Chicago warehouse", "US", "America/Chicago")
+    form = text(client.get("/processes/quick_check/start"))
+    assert '<option selected value="SH">' in form and '<option value="CHI">' in form
+    # Someone who cannot do the first task (a clerk; it is an inspector's) sees the instance.
+    make_user("clerk", "receiving_clerk")
+    clerk = app.test_client()
+    login(clerk, "clerk")
+    other = submit(clerk, "/processes/quick_check/start", {"subject": "Lot check 2",
+                                                           "lot": "L-8", "site_code": "CHI"})
+    assert re.fullmatch(r"/processes/instances/\d+", other.headers["Location"])
 
 
 def test_suspend_resume_terminate_need_a_reason_and_a_confirmation(
