@@ -29,6 +29,10 @@ class Bilingual(str):
         text.zh = zh
         return text
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        """Both texts, so a copy or a pickle (a Celery message) keeps the Chinese."""
+        return str(self), self.zh
+
 
 class GxpError(Exception):
     """Base of every error GxPFlow raises on purpose."""

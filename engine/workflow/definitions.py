@@ -33,10 +33,10 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from engine.errors import InvalidInput, clip
+from engine.errors import Bilingual, InvalidInput, clip
 from engine.workflow.expressions import element_expression_problems
 from engine.workflow.forms import FormSpec, FormSpecInvalid, parse_form
-from engine.workflow.scripting import expression_problems
+from engine.workflow.scripting import chinese, expression_problems
 
 ROLE_IDS: Final = frozenset({
     "receiving_clerk", "inspector", "warehouse_operator", "quality_manager",
@@ -68,14 +68,20 @@ _DOCTYPE_MARKERS: Final = tuple(
     "<!DOCTYPE".encode(encoding) for encoding in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le",
                                                   "utf-32-be")
 )
-_NO_DOCTYPE: Final = "DOCTYPE declarations (DTDs, entities) are not allowed."
+_NO_DOCTYPE: Final = Bilingual("DOCTYPE declarations (DTDs, entities) are not allowed.",
+                               "不允许 DOCTYPE 声明（DTD、实体）。")
 #: Ids SpiffWorkflow gives its own task specs in every process; an element with one of them
 #: would replace that spec and the process would start or end wrongly.
 RESERVED_IDS: Final = frozenset({"Start", "End"})
 _HUMAN_TASK_KINDS: Final = {
-    "UserTask": "user task", "ManualTask": "manual task",
-    "NoneTask": "untyped task (it waits for a person, like a user task)",
+    "UserTask": Bilingual("user task", "用户任务"),
+    "ManualTask": Bilingual("manual task", "手工任务"),
+    "NoneTask": Bilingual("untyped task (it waits for a person, like a user task)",
+                          "无类型任务（与用户任务一样等待人工处理）"),
 }
+_TASK: Final = Bilingual("task", "任务")
+#: What SpiffWorkflow says of a task with several outgoing flows (it leaves the type out).
+_SEVERAL_OUTGOING: Final = "Multiple outgoing flows are not supported for tasks of type"
 
 
 #: How much of an element id and of a reason a Problem keeps.
@@ -93,9 +99,12 @@ class Problem:
 
     def __post_init__(self) -> None:
         # A refusal quotes the file (ids, property values, parser messages): a crafted file
-        # must not make it megabytes long.
+        # must not make it megabytes long. A reason in two languages is clipped in both.
         object.__setattr__(self, "element_id", clip(self.element_id, MAX_ID_SHOWN))
-        object.__setattr__(self, "reason", clip(self.reason, MAX_REASON_SHOWN))
+        reason = self.reason
+        if isinstance(reason, Bilingual):
+            reason = Bilingual(clip(reason, MAX_REASON_SHOWN), clip(reason.zh, MAX_REASON_SHOWN))
+        object.__setattr__(self, "reason", clip(reason, MAX_REASON_SHOWN))
 
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line else ""
@@ -167,42 +176,56 @@ def parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
     try:
         return _parse_document(xml)
     except Exception as err:  # any input must come back as a problem
-        return None, [Problem(DOCUMENT, f"The file cannot be read: {type(err).__name__}: {err}")]
+        error = f"{type(err).__name__}: {err}"
+        return None, [Problem(DOCUMENT, Bilingual(f"The file cannot be read: {error}",
+                                                  f"无法读取文件：{error}"))]
 
 
 def _parse_document(xml: bytes) -> tuple[Any, list[Problem]]:
     if isinstance(xml, str):
         xml = xml.encode("utf-8")
     if not isinstance(xml, bytes | bytearray) or not bytes(xml).strip():
-        return None, [Problem(DOCUMENT, "The file is empty.")]
+        return None, [Problem(DOCUMENT, Bilingual("The file is empty.", "文件为空。"))]
     if len(xml) > MAX_BPMN_BYTES:
-        return None, [Problem(DOCUMENT, f"The file is larger than {MAX_BPMN_BYTES} bytes.")]
+        return None, [Problem(DOCUMENT, Bilingual(
+            f"The file is larger than {MAX_BPMN_BYTES} bytes.",
+            f"文件超过 {MAX_BPMN_BYTES} 字节。"))]
     if any(marker in xml for marker in _DOCTYPE_MARKERS):
         return None, [Problem(DOCUMENT, _NO_DOCTYPE)]
     try:
         root = etree.fromstring(bytes(xml), _xml_parser())
     except etree.XMLSyntaxError as err:
-        return None, [Problem(DOCUMENT, f"The file is not well-formed XML: {err.msg}",
+        return None, [Problem(DOCUMENT, Bilingual(f"The file is not well-formed XML: {err.msg}",
+                                                  f"文件不是格式正确的 XML：{err.msg}"),
                               err.lineno or None)]
     if root is None:
-        return None, [Problem(DOCUMENT, "The file holds no XML element.")]
+        return None, [Problem(DOCUMENT, Bilingual("The file holds no XML element.",
+                                                  "文件中没有 XML 元素。"))]
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         return None, [Problem(DOCUMENT, _NO_DOCTYPE)]
     if root.tag != f"{{{BPMN_NS}}}definitions":
-        return None, [Problem(DOCUMENT, "This is not a BPMN 2.0 file: the root element is "
-                                        f"{etree.QName(root).localname!r}, not definitions in "
-                                        f"the BPMN namespace.")]
+        found = etree.QName(root).localname
+        return None, [Problem(DOCUMENT, Bilingual(
+            f"This is not a BPMN 2.0 file: the root element is {found!r}, not definitions in "
+            "the BPMN namespace.",
+            f"这不是 BPMN 2.0 文件：根元素是 {found!r}，而不是 BPMN 命名空间中的 definitions。"))]
     for count, _element in enumerate(root.iter(), start=1):
         if count > MAX_ELEMENTS:
-            return None, [Problem(DOCUMENT, f"The file has more than {MAX_ELEMENTS} elements.")]
+            return None, [Problem(DOCUMENT, Bilingual(
+                f"The file has more than {MAX_ELEMENTS} elements.",
+                f"文件的元素超过 {MAX_ELEMENTS} 个。"))]
     if _depth(root) > MAX_DEPTH:
-        return None, [Problem(DOCUMENT, f"The file nests deeper than {MAX_DEPTH} levels.")]
+        return None, [Problem(DOCUMENT, Bilingual(f"The file nests deeper than {MAX_DEPTH} levels.",
+                                                  f"文件嵌套超过 {MAX_DEPTH} 层。"))]
     try:
         bytes(xml).decode("utf-8")
     except UnicodeDecodeError:
-        return None, [Problem(DOCUMENT, "The file is not UTF-8 text; save it as UTF-8 (bpmn-js, "
-                                        "Camunda Modeler and Signavio do).")]
+        return None, [Problem(DOCUMENT, Bilingual(
+            "The file is not UTF-8 text; save it as UTF-8 (bpmn-js, Camunda Modeler and Signavio "
+            "do).",
+            "文件不是 UTF-8 文本：请另存为 UTF-8（bpmn-js、Camunda Modeler 和 Signavio 保存的"
+            "都是 UTF-8）。"))]
     return root, []
 
 
@@ -240,27 +263,37 @@ def _schema_problems(root: Any) -> list[Problem]:
         if VALIDATOR.validator.validate(root):
             return []
         return [
-            Problem(DOCUMENT, f"Not valid BPMN 2.0: {entry.message}", entry.line or None)
+            Problem(DOCUMENT, Bilingual(f"Not valid BPMN 2.0: {entry.message}",
+                                       f"不是有效的 BPMN 2.0：{entry.message}"), entry.line or None)
             for entry in list(VALIDATOR.validator.error_log)[:20]
         ]
 
 
 def _spiff_problem(err: BaseException) -> Problem:
+    """A SpiffWorkflow parser error as a Problem: its own text stays English, what GxPFlow
+    adds to it has its Chinese."""
     if isinstance(err, ValidationException):
-        reason = str(err.args[0]) if err.args else str(err)
+        reason: str = str(err.args[0]) if err.args else str(err)
         if reason.endswith(" of type") and err.tag:
             # SpiffWorkflow leaves the element's type out of this one ("... for tasks of type")
-            reason = (f"{reason} {err.tag.removeprefix('bpmn:')}: put a gateway after it to split "
-                      "the flows")
+            kind = err.tag.removeprefix("bpmn:")
+            english = f"{reason} {kind}: put a gateway after it to split the flows"
+            reason = Bilingual(english, f"{kind} 类型的任务不能有多条流出的顺序流：请在其后加一个"
+                                        "网关来分流") if reason == _SEVERAL_OUTGOING else english
         notes = [note for note in getattr(err, "notes", []) if note]
         if notes:
-            reason = f"{reason} ({'; '.join(notes)})"
+            joined = "; ".join(notes)
+            reason = (Bilingual(f"{reason} ({joined})", f"{reason.zh}（{joined}）")
+                      if isinstance(reason, Bilingual) else f"{reason} ({joined})")
         if "RecursionError" in reason:
-            reason = ("The process is chained too long to be parsed (hundreds of steps in a row); "
-                      "split it into called processes.")
+            reason = Bilingual("The process is chained too long to be parsed (hundreds of steps "
+                               "in a row); split it into called processes.",
+                               "流程串联过长，无法解析（连续数百个步骤）：请拆分为被调用的流程。")
         line = err.line_number if isinstance(err.line_number, int) else None
         return Problem(str(err.id or DOCUMENT), reason, line or None)
-    return Problem(DOCUMENT, f"SpiffWorkflow cannot parse the file: {type(err).__name__}: {err}")
+    error = f"{type(err).__name__}: {err}"
+    return Problem(DOCUMENT, Bilingual(f"SpiffWorkflow cannot parse the file: {error}",
+                                       f"SpiffWorkflow 无法解析文件：{error}"))
 
 
 def _new_parser() -> SpiffBpmnParser:
@@ -282,12 +315,13 @@ def validate_bpmn(
     try:
         _validate(xml, filename, frozenset(called_processes), result)
     except RecursionError:
-        result.problems.append(Problem(DOCUMENT, "The process is nested or chained too deeply "
-                                                 "to be parsed."))
+        result.problems.append(Problem(DOCUMENT, Bilingual(
+            "The process is nested or chained too deeply to be parsed.",
+            "流程嵌套或串联过深，无法解析。")))
     except Exception as err:  # any input must come back as a problem
-        result.problems.append(
-            Problem(DOCUMENT, f"The file cannot be checked: {type(err).__name__}: {err}")
-        )
+        error = f"{type(err).__name__}: {err}"
+        result.problems.append(Problem(DOCUMENT, Bilingual(f"The file cannot be checked: {error}",
+                                                           f"无法检查文件：{error}")))
     del result.problems[MAX_PROBLEMS:]
     return result
 
@@ -335,22 +369,28 @@ def _xml_convention_problems(root: Any) -> Iterator[Problem]:
         for element in process.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
             if element_id in reserved:
-                example = f" (e.g. {element_id}Event_1)" if element_id in RESERVED_IDS else ""
-                yield Problem(str(element_id),
-                              f"The id {clip(element_id)!r} is reserved by SpiffWorkflow for its "
-                              f"own start and end steps; give the element another id{example}.",
-                              element.sourceline)
+                quoted = repr(clip(element_id))
+                reserved_id = element_id in RESERVED_IDS
+                example = f" (e.g. {element_id}Event_1)" if reserved_id else ""
+                example_zh = f"（例如 {element_id}Event_1）" if reserved_id else ""
+                yield Problem(str(element_id), Bilingual(
+                    f"The id {quoted} is reserved by SpiffWorkflow for its own start and end "
+                    f"steps; give the element another id{example}.",
+                    f"标识 {quoted} 已被 SpiffWorkflow 留作其自身的开始和结束节点：请为该元素另取"
+                    f"标识{example_zh}。"), element.sourceline)
     for element in root.iterfind(".//bpmn:businessRuleTask", _NS):
-        yield Problem(str(element.get("id")), "Business rule tasks (DMN) are not supported; "
-                                              "use a script task or the compliance gate.")
+        yield Problem(str(element.get("id")), Bilingual(
+            "Business rule tasks (DMN) are not supported; use a script task or the compliance "
+            "gate.", "不支持业务规则任务（DMN）：请改用脚本任务或合规关卡。"))
     for prop in root.iterfind(".//spiffworkflow:property", _NS):
         if prop.get("name") is None or prop.get("value") is None:
             owner = prop.getparent()
             while owner is not None and owner.get("id") is None:
                 owner = owner.getparent()
             element_id = owner.get("id") if owner is not None else DOCUMENT
-            yield Problem(str(element_id), "A spiffworkflow:property needs both name and value.",
-                          prop.sourceline)
+            yield Problem(str(element_id), Bilingual(
+                "A spiffworkflow:property needs both name and value.",
+                "spiffworkflow:property 须同时有 name 和 value。"), prop.sourceline)
 
 
 def _main_process(root: Any) -> tuple[str | None, list[Problem]]:
@@ -363,20 +403,25 @@ def _main_process(root: Any) -> tuple[str | None, list[Problem]]:
                                       "spiffworkflow:property", _NS))
     ]
     if not executable:
-        return None, [Problem(DOCUMENT, 'The file has no executable process; set '
-                                        'isExecutable="true" on the process to run.')]
+        return None, [Problem(DOCUMENT, Bilingual(
+            'The file has no executable process; set isExecutable="true" on the process to run.',
+            '文件中没有可执行的流程：请在要运行的流程上设置 isExecutable="true"。'))]
     if len(declared) > 1:
         ids = ", ".join(str(p.get("id")) for p in declared)
-        return None, [Problem(DOCUMENT, f"More than one process is marked main: {ids}.")]
+        return None, [Problem(DOCUMENT, Bilingual(f"More than one process is marked main: {ids}.",
+                                                  f"有多个流程被标记为主流程：{ids}。"))]
     if declared:
         main = declared[0]
         if main not in executable:
-            return None, [Problem(str(main.get("id")), "The main process is not executable.")]
+            return None, [Problem(str(main.get("id")), Bilingual(
+                "The main process is not executable.", "主流程不可执行。"))]
         return str(main.get("id")), []
     if len(executable) > 1:
         ids = ", ".join(str(p.get("id")) for p in executable)
-        return None, [Problem(DOCUMENT, f"The file has several executable processes ({ids}); "
-                                        "mark the one to start with the property main = true.")]
+        return None, [Problem(DOCUMENT, Bilingual(
+            f"The file has several executable processes ({ids}); mark the one to start with the "
+            "property main = true.",
+            f"文件中有多个可执行的流程（{ids}）：请为要启动的流程设置属性 main = true。"))]
     return str(executable[0].get("id")), []
 
 
@@ -384,14 +429,18 @@ def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str]) -> It
     completion = getattr(spec, "completion_condition", None)
     if completion is not None:
         for reason in expression_problems(completion):
-            yield Problem(spec.name, f"Completion condition: {reason}")
+            yield Problem(spec.name, Bilingual(f"Completion condition: {reason}",
+                                               f"完成条件：{chinese(reason)}"))
     for task_spec in spec.task_specs.values():
         element_id = str(getattr(task_spec, "bpmn_id", None) or task_spec.name)
         for reason in element_expression_problems(task_spec):
             yield Problem(element_id, reason)
         if isinstance(task_spec, CallActivity) and task_spec.spec not in known_processes:
-            yield Problem(element_id, f"The call activity calls '{clip(str(task_spec.spec))}', "
-                                      "which is neither in this file nor an allowed process.")
+            called = clip(str(task_spec.spec))
+            yield Problem(element_id, Bilingual(
+                f"The call activity calls '{called}', which is neither in this file nor an "
+                "allowed process.",
+                f"调用活动调用的 '{called}' 既不在本文件中，也不是允许调用的流程。"))
         if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_id", None):
             for reason in _human_task_problems(task_spec):
                 yield Problem(element_id, reason)
@@ -402,46 +451,62 @@ def _flow_condition_problems(root: Any) -> Iterator[Problem]:
         condition = flow.find("bpmn:conditionExpression", _NS)
         if condition is None:
             continue
+        quoted = repr((condition.text or "").strip())
         for reason in expression_problems(condition.text):
-            yield Problem(str(flow.get("id")), f"Condition {(condition.text or '').strip()!r}: "
-                                               f"{reason}", flow.sourceline)
+            yield Problem(str(flow.get("id")), Bilingual(f"Condition {quoted}: {reason}",
+                                                         f"条件 {quoted}：{chinese(reason)}"),
+                          flow.sourceline)
 
 
-def _human_task_problems(task_spec: Any) -> Iterator[str]:
-    kind = _HUMAN_TASK_KINDS.get(type(task_spec).__name__, "task")
+def _human_task_problems(task_spec: Any) -> Iterator[Bilingual]:
+    kind = _HUMAN_TASK_KINDS.get(type(task_spec).__name__, _TASK)
     properties = _properties(task_spec)
     step = properties.get("step")
     if not step:
-        yield (f"The {kind} has no 'step' property (the compliance step it performs, "
-               "e.g. receiving.inspect).")
+        yield Bilingual(f"The {kind} has no 'step' property (the compliance step it performs, "
+                        "e.g. receiving.inspect).",
+                        f"{kind.zh}没有 'step' 属性（它执行的合规步骤，例如 receiving.inspect）。")
     elif not STEP_PATTERN.fullmatch(step):
-        yield (f"The step {clip(step)!r} is not of the form area.action (lower case, "
-               "e.g. receiving.inspect).")
+        yield Bilingual(f"The step {clip(step)!r} is not of the form area.action (lower case, "
+                        "e.g. receiving.inspect).",
+                        f"步骤 {clip(step)!r} 的格式不是 领域.动作（小写，例如 "
+                        "receiving.inspect）。")
     lane = task_spec.lane
     if not lane:
-        yield f"The {kind} is not in a lane; put it in the lane of the role that performs it."
+        yield Bilingual(f"The {kind} is not in a lane; put it in the lane of the role that "
+                        "performs it.",
+                        f"{kind.zh}不在任何泳道中：请把它放进执行它的角色的泳道。")
     elif role_for_lane(lane) is None:
-        yield (f"The lane {clip(lane)!r} names no role; name it after a role id, e.g. "
-               f"'Inspector (inspector)'. Roles: {', '.join(sorted(ROLE_IDS))}.")
+        roles = ", ".join(sorted(ROLE_IDS))
+        yield Bilingual(f"The lane {clip(lane)!r} names no role; name it after a role id, e.g. "
+                        f"'Inspector (inspector)'. Roles: {roles}.",
+                        f"泳道 {clip(lane)!r} 未指明任何角色：请以角色标识命名，例如 "
+                        f"'Inspector (inspector)'。角色：{roles}。")
     if properties.get("form") is not None:
         try:
             _form(properties["form"])
         except FormSpecInvalid as err:
-            yield f"The form is not valid: {err.message}"
+            yield Bilingual(f"The form is not valid: {err.message}",
+                            f"表单无效：{err.text('zh')}")
     four_eyes = properties.get("four_eyes_with")
     if four_eyes is not None and not (
         STEP_PATTERN.fullmatch(four_eyes)
         or re.fullmatch(r"=[A-Za-z_][A-Za-z0-9_]*", four_eyes)
     ):
-        yield (f"four_eyes_with {clip(four_eyes)!r} is not a step (area.action) or '=variable' "
-               "naming the step in the task data.")
-    if properties.get("due_hours") is not None and _due_hours(properties["due_hours"]) is None:
-        yield (f"due_hours {properties['due_hours']!r} is not a positive number of hours "
-               f"(at most {MAX_DUE_HOURS:g}).")
+        yield Bilingual(f"four_eyes_with {clip(four_eyes)!r} is not a step (area.action) or "
+                        "'=variable' naming the step in the task data.",
+                        f"four_eyes_with {clip(four_eyes)!r} 既不是步骤（领域.动作），也不是在任务"
+                        "数据中指明步骤的 '=变量名'。")
+    due = properties.get("due_hours")
+    if due is not None and _due_hours(due) is None:
+        yield Bilingual(f"due_hours {due!r} is not a positive number of hours "
+                        f"(at most {MAX_DUE_HOURS:g}).",
+                        f"due_hours {due!r} 不是正数小时（最多 {MAX_DUE_HOURS:g}）。")
     meaning = properties.get("signature")
     if meaning is not None and meaning not in SIGNATURE_MEANINGS:
-        yield (f"The signature meaning {clip(meaning)!r} is not one of "
-               f"{', '.join(sorted(SIGNATURE_MEANINGS))}.")
+        meanings = ", ".join(sorted(SIGNATURE_MEANINGS))
+        yield Bilingual(f"The signature meaning {clip(meaning)!r} is not one of {meanings}.",
+                        f"签名含义 {clip(meaning)!r} 不是以下之一：{meanings}。")
 
 
 def _properties(task_spec: Any) -> dict[str, str]:
@@ -504,24 +569,29 @@ def user_task_meta(task_spec: Any) -> UserTaskMeta:
     step = properties.get("step")
     if not step:
         raise DefinitionInvalid(f"The user task {element_id} has no step.",
-                                [Problem(element_id, "The user task has no 'step' property.")])
+                                [Problem(element_id, Bilingual(
+                                    "The user task has no 'step' property.",
+                                    "用户任务没有 'step' 属性。"))])
     form_text = properties.get("form")
     try:
         form = _form(form_text) if form_text is not None else None
     except FormSpecInvalid as err:
         raise DefinitionInvalid(f"The form of {element_id} is not valid.",
-                                [Problem(element_id, err.message)]) from None
+                                [Problem(element_id, Bilingual(err.message, err.text("zh")))]
+                                ) from None
     due_text = properties.get("due_hours")
     due_hours = _due_hours(due_text) if due_text is not None else None
     if due_text is not None and due_hours is None:
         raise DefinitionInvalid(f"The due_hours of {clip(element_id)} is not valid.",
-                                [Problem(element_id,
-                                         f"due_hours {clip(due_text)!r} is not valid.")])
+                                [Problem(element_id, Bilingual(
+                                    f"due_hours {clip(due_text)!r} is not valid.",
+                                    f"due_hours {clip(due_text)!r} 无效。"))])
     meaning = properties.get("signature")
     if meaning is not None and meaning not in SIGNATURE_MEANINGS:
         raise DefinitionInvalid(f"The signature of {clip(element_id)} is not valid.",
-                                [Problem(element_id,
-                                         f"Unknown signature meaning {clip(meaning)!r}.")])
+                                [Problem(element_id, Bilingual(
+                                    f"Unknown signature meaning {clip(meaning)!r}.",
+                                    f"未知的签名含义 {clip(meaning)!r}。"))])
     lane = getattr(task_spec, "lane", None)
     return UserTaskMeta(
         step=step, role=role_for_lane(lane), form=form,

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from engine.errors import InvalidInput
+from engine.errors import Bilingual, InvalidInput
 from engine.workflow.scripting import RESERVED_NAMES
 
 FIELD_TYPES: Final = frozenset(
@@ -219,66 +219,81 @@ def parse_form(json_text: str | bytes | FormSpec | None) -> FormSpec:
         try:
             json_text = json_text.decode("utf-8")
         except UnicodeDecodeError:
-            raise FormSpecInvalid("The form is not UTF-8 text.") from None
+            raise FormSpecInvalid("The form is not UTF-8 text.",
+                                  zh="表单不是 UTF-8 文本。") from None
     if json_text is None or not json_text.strip():
-        raise FormSpecInvalid('The form is empty; it needs JSON like {"fields": [...]}.')
+        raise FormSpecInvalid('The form is empty; it needs JSON like {"fields": [...]}.',
+                              zh='表单为空：需要形如 {"fields": [...]} 的 JSON。')
     try:
         document = json.loads(json_text)
     except (ValueError, RecursionError) as err:
-        raise FormSpecInvalid(f"The form is not valid JSON: {err}.") from None
+        raise FormSpecInvalid(f"The form is not valid JSON: {err}.",
+                              zh=f"表单不是有效的 JSON：{err}。") from None
     if not isinstance(document, dict) or set(document) != {"fields"}:
-        raise FormSpecInvalid('The form must be a JSON object with one key, "fields".')
+        raise FormSpecInvalid('The form must be a JSON object with one key, "fields".',
+                              zh='表单必须是只有一个键 "fields" 的 JSON 对象。')
     raw_fields = document["fields"]
     if not isinstance(raw_fields, list):
-        raise FormSpecInvalid('"fields" must be a list of field objects.')
+        raise FormSpecInvalid('"fields" must be a list of field objects.',
+                              zh='"fields" 必须是字段对象的列表。')
     if len(raw_fields) > MAX_FIELDS:
-        raise FormSpecInvalid(f"A form may have at most {MAX_FIELDS} fields.")
+        raise FormSpecInvalid(f"A form may have at most {MAX_FIELDS} fields.",
+                              zh=f"一个表单最多 {MAX_FIELDS} 个字段。")
     specs: list[FieldSpec] = []
     seen: set[str] = set()
     for position, raw in enumerate(raw_fields, start=1):
         spec = _parse_field(position, raw)
         if spec.name in seen:
-            raise FormSpecInvalid(f"Field {position}: the name '{spec.name}' is used twice.")
+            raise FormSpecInvalid(f"Field {position}: the name '{spec.name}' is used twice.",
+                                  zh=f"第 {position} 个字段：名称 '{spec.name}' 用了两次。")
         seen.add(spec.name)
         specs.append(spec)
     return FormSpec(tuple(specs))
 
 
+def _invalid(where: Bilingual, en: str, zh: str) -> FormSpecInvalid:
+    """A problem of one field, `where` ("Field 2 ('lot')") leading it in either language."""
+    return FormSpecInvalid(f"{where}: {en}", zh=f"{where.zh}：{zh}")
+
+
 def _parse_field(position: int, raw: Any) -> FieldSpec:
-    where = f"Field {position}"
+    where = Bilingual(f"Field {position}", f"第 {position} 个字段")
     if not isinstance(raw, dict):
-        raise FormSpecInvalid(f"{where} must be a JSON object.")
+        raise FormSpecInvalid(f"{where} must be a JSON object.", zh=f"{where.zh}必须是 JSON 对象。")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name):
-        raise FormSpecInvalid(
-            f"{where}: the name must be a lower-case identifier (letters, digits, _), "
-            f"got {name!r}."
+        raise _invalid(
+            where, f"the name must be a lower-case identifier (letters, digits, _), got {name!r}.",
+            f"名称必须是小写标识符（字母、数字和 _），实为 {name!r}。"
         )
-    where = f"Field {position} ('{name}')"
+    where = Bilingual(f"Field {position} ('{name}')", f"第 {position} 个字段（'{name}'）")
     if name in RESERVED_NAMES:
-        raise FormSpecInvalid(f"{where}: '{name}' is a name scripts already use; choose another.")
+        raise _invalid(where, f"'{name}' is a name scripts already use; choose another.",
+                       f"'{name}' 是脚本已在使用的名称，请另选一个。")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in FIELD_TYPES:
-        raise FormSpecInvalid(
-            f"{where}: the type must be one of {', '.join(sorted(FIELD_TYPES))}, got {kind!r}."
-        )
+        types = ", ".join(sorted(FIELD_TYPES))
+        raise _invalid(where, f"the type must be one of {types}, got {kind!r}.",
+                       f"type 必须是以下之一：{types}，实为 {kind!r}。")
     unknown = set(raw) - _ALLOWED_KEYS[kind]
     if unknown:
-        raise FormSpecInvalid(f"{where}: {', '.join(sorted(unknown))} not allowed for {kind}.")
+        keys = ", ".join(sorted(unknown))
+        raise _invalid(where, f"{keys} not allowed for {kind}.", f"{kind} 字段不允许 {keys}。")
     required, blank = raw.get("required", False), raw.get("blank", False)
     if not isinstance(required, bool):
-        raise FormSpecInvalid(f"{where}: required must be true or false.")
+        raise _invalid(where, "required must be true or false.", "required 必须是 true 或 false。")
     if not isinstance(blank, bool):
-        raise FormSpecInvalid(f"{where}: blank must be true or false.")
+        raise _invalid(where, "blank must be true or false.", "blank 必须是 true 或 false。")
     options = _parse_options(where, raw.get("options"), kind)
     bounds = [_parse_bound(where, key, raw.get(key), kind) for key in ("min", "max")]
     if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
-        raise FormSpecInvalid(f"{where}: min is greater than max.")
+        raise _invalid(where, "min is greater than max.", "min 大于 max。")
     max_length = raw.get("max_length")
     if max_length is not None and (
         not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1
     ):
-        raise FormSpecInvalid(f"{where}: max_length must be a positive whole number.")
+        raise _invalid(where, "max_length must be a positive whole number.",
+                       "max_length 必须是正整数。")
     return FieldSpec(
         name=name, type=kind, required=required,
         label=_parse_text(where, "label", raw.get("label")),
@@ -288,7 +303,7 @@ def _parse_field(position: int, raw: Any) -> FieldSpec:
     )
 
 
-def _parse_text(where: str, key: str, value: Any) -> Text:
+def _parse_text(where: Bilingual, key: str, value: Any) -> Text:
     if value is None:
         return MappingProxyType({})
     if isinstance(value, str):
@@ -298,16 +313,19 @@ def _parse_text(where: str, key: str, value: Any) -> Text:
         and all(isinstance(text, str) for text in value.values())
     ):
         return MappingProxyType(dict(value))
-    raise FormSpecInvalid(f'{where}: {key} must be text or {{"en": ..., "zh": ...}}.')
+    key_zh = "选项的 label" if key == "an option label" else key
+    raise _invalid(where, f'{key} must be text or {{"en": ..., "zh": ...}}.',
+                   f'{key_zh} 必须是文本或 {{"en": ..., "zh": ...}}。')
 
 
-def _parse_options(where: str, raw: Any, kind: str) -> tuple[Option, ...]:
+def _parse_options(where: Bilingual, raw: Any, kind: str) -> tuple[Option, ...]:
     if raw is None:
         if kind == "enum":
-            raise FormSpecInvalid(f"{where}: an enum needs a list of options.")
+            raise _invalid(where, "an enum needs a list of options.",
+                           "enum 字段需要 options 列表。")
         return ()
     if not isinstance(raw, list) or not raw:
-        raise FormSpecInvalid(f"{where}: options must be a non-empty list.")
+        raise _invalid(where, "options must be a non-empty list.", "options 必须是非空列表。")
     options: list[Option] = []
     label: Text
     for item in raw:
@@ -317,17 +335,19 @@ def _parse_options(where: str, raw: Any, kind: str) -> tuple[Option, ...]:
             value = item["value"]
             label = _parse_text(where, "an option label", item.get("label", value))
         else:
-            raise FormSpecInvalid(f'{where}: each option is text or {{"value", "label"}}.')
+            raise _invalid(where, 'each option is text or {"value", "label"}.',
+                           '每个选项须是文本或 {"value", "label"}。')
         if not isinstance(value, str) or not value.strip() or value != value.strip():
-            raise FormSpecInvalid(f"{where}: option values must be non-empty trimmed text.")
+            raise _invalid(where, "option values must be non-empty trimmed text.",
+                           "选项的值必须是非空文本，且首尾无空格。")
         options.append(Option(value, label))
     values = [option.value for option in options]
     if len(set(values)) != len(values):
-        raise FormSpecInvalid(f"{where}: options repeat a value.")
+        raise _invalid(where, "options repeat a value.", "options 中有重复的值。")
     return tuple(options)
 
 
-def _parse_bound(where: str, key: str, raw: Any, kind: str) -> Any:
+def _parse_bound(where: Bilingual, key: str, raw: Any, kind: str) -> Any:
     if raw is None:
         return None
     try:
@@ -337,22 +357,25 @@ def _parse_bound(where: str, key: str, raw: Any, kind: str) -> Any:
             return raw
         value = _COERCE[kind](raw, None)
     except (ValueError, _Bad):
-        raise FormSpecInvalid(f"{where}: {key} {raw!r} is not a valid {kind} bound.") from None
+        raise _invalid(where, f"{key} {raw!r} is not a valid {kind} bound.",
+                       f"{key} {raw!r} 不是有效的 {kind} 边界值。") from None
     return value
 
 
-def _parse_pattern(where: str, raw: Any) -> str | None:
+def _parse_pattern(where: Bilingual, raw: Any) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not raw or len(raw) > MAX_PATTERN_LENGTH:
-        raise FormSpecInvalid(
-            f"{where}: pattern must be a regular expression of 1 to {MAX_PATTERN_LENGTH} "
-            "characters."
+        raise _invalid(
+            where, f"pattern must be a regular expression of 1 to {MAX_PATTERN_LENGTH} "
+                   "characters.",
+            f"pattern 必须是 1 到 {MAX_PATTERN_LENGTH} 个字符的正则表达式。"
         )
     try:
         re.compile(raw)
     except (re.error, RecursionError, OverflowError) as err:
-        raise FormSpecInvalid(f"{where}: pattern does not compile: {err}.") from None
+        raise _invalid(where, f"pattern does not compile: {err}.",
+                       f"pattern 无法编译：{err}。") from None
     return raw
 
 

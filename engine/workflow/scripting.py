@@ -35,6 +35,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.errors import Bilingual
+
 Mode = Literal["exec", "eval"]
 
 #: Code objects carry these file names, so a traceback frame can be traced to the BPMN source.
@@ -107,31 +109,49 @@ class ScriptError(WorkflowTaskException):
 # --- compile -----------------------------------------------------------------------------
 
 
+def chinese(text: str) -> str:
+    """A reason in Chinese: what a Bilingual carries, else the text as it is (Python's,
+    RestrictedPython's and SpiffWorkflow's own messages stay English)."""
+    return getattr(text, "zh", None) or str(text)
+
+
 class _GxpPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: no imports, no classes, no escape-hatch builtins."""
+
+    def error(self, node: ast.AST, info: str, zh: str | None = None) -> None:
+        """Record a refusal as RestrictedPython does ("Line 3: ..."), with its Chinese: ours
+        in full, RestrictedPython's own text (`zh` None) only behind a Chinese line number."""
+        lineno = getattr(node, "lineno", None)
+        where = f"第 {lineno} 行：" if lineno is not None else ""
+        self.errors.append(Bilingual(f"Line {lineno}: {info}", where + (zh or info)))
 
     def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
         super().check_name(node, name, allow_magic_methods)
         if name in FORBIDDEN_NAMES:
-            self.error(node, f'"{name}" is not available in process scripts.')
+            self.error(node, f'"{name}" is not available in process scripts.',
+                       f'流程脚本中不能使用 "{name}"。')
 
     def visit_Name(self, node: ast.Name) -> Any:
         if node.id in FORBIDDEN_NAMES:  # `print` is rewritten before check_name sees it
-            self.error(node, f'"{node.id}" is not available in process scripts.')
+            self.error(node, f'"{node.id}" is not available in process scripts.',
+                       f'流程脚本中不能使用 "{node.id}"。')
             return node
         return super().visit_Name(node)
 
     def visit_Import(self, node: ast.Import) -> Any:
         self.error(node, "import statements are not allowed; date, datetime, timedelta, "
-                         "timezone, UTC, Decimal, now_utc() and today() are already there.")
+                         "timezone, UTC, Decimal, now_utc() and today() are already there.",
+                   "不允许使用 import 语句：date、datetime、timedelta、timezone、UTC、Decimal、"
+                   "now_utc() 和 today() 已可直接使用。")
         return node
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
-        self.error(node, "import statements are not allowed.")
+        self.error(node, "import statements are not allowed.", "不允许使用 import 语句。")
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> Any:
-        self.error(node, "class definitions are not allowed in process scripts.")
+        self.error(node, "class definitions are not allowed in process scripts.",
+                   "流程脚本中不允许定义类。")
         return node
 
 
@@ -160,7 +180,8 @@ def _compile(source: str, mode: Mode) -> _Compiled:
     except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError) as err:
         return _Compiled(None, (f"{type(err).__name__}: {err}",))
     if result.errors or result.code is None:
-        return _Compiled(None, tuple(result.errors) or ("the source does not compile",))
+        return _Compiled(None, tuple(result.errors)
+                         or (Bilingual("the source does not compile", "源代码无法编译"),))
     return _Compiled(result.code, ())
 
 
@@ -172,7 +193,7 @@ def script_problems(source: str | None) -> list[str]:
 def expression_problems(source: str | None) -> list[str]:
     """Why an expression (eval mode) would be refused; empty when it compiles."""
     if source is None or not source.strip():
-        return ["the expression is empty"]
+        return [Bilingual("the expression is empty", "表达式为空")]
     return list(_compile(source.strip(), "eval").errors)
 
 

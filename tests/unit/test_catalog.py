@@ -74,3 +74,16 @@ def test_a_refusal_is_shown_in_the_users_language(app: Flask) -> None:
         assert refusal(neither) == "Something only said in English."
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert refusal(carries) == "This lot is under recall."
+
+
+def test_a_bilingual_text_keeps_its_chinese_when_copied_or_pickled() -> None:
+    """Refusals travel: deep-copied by SpiffWorkflow, pickled into Celery messages."""
+    import copy
+    import pickle
+
+    from engine.errors import Bilingual
+
+    text = Bilingual("Lot L1 is held.", "批号 L1 已冻结。")
+    for copied in (copy.copy(text), copy.deepcopy(text), pickle.loads(pickle.dumps(text))):
+        assert isinstance(copied, Bilingual)
+        assert (str(copied), copied.zh) == ("Lot L1 is held.", "批号 L1 已冻结。")

@@ -217,7 +217,10 @@ def deploy() -> tuple[str, int] | Response:
             new=new)
     except DefinitionInvalid as refused:
         db.session.rollback()
-        return _deploy_page(form, problems=refused.problems, message=refusal(refused),
+        # The list names each problem in the user's language; the refusal's own message
+        # repeats them all in English, so the page heads the list with its translated summary.
+        return _deploy_page(form, problems=refused.problems,
+                            message=None if refused.problems else refusal(refused),
                             xml=xml_text, key=form.key.data or "", status=400)
     except NotAuthenticated as refused:
         db.session.commit()  # the failed signature is evidence and counts towards lock-out
@@ -281,7 +284,7 @@ def check() -> tuple[Response, int]:
     message = (_("No problems found: the diagram can be deployed.") if ok
                else _("Deploying would be refused: correct the problems listed."))
     return jsonify(ok=ok, process_key=result.process_key, message=message,
-                   problems=[{"element_id": p.element_id, "reason": p.reason, "line": p.line}
+                   problems=[{"element_id": p.element_id, "reason": _(p.reason), "line": p.line}
                              for p in problems]), 200
 
 
