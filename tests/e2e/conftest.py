@@ -82,6 +82,19 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
 
 
 @pytest.fixture
+def errors(page: Any) -> list[str]:
+    """What goes wrong in the page from now on: script errors, missing files, server errors."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: found.append(str(e)))
+    page.on("response", lambda r: found.append(f"{r.status} {r.url}")
+            if (r.status == 404 or r.status >= 500) and not r.url.endswith("/favicon.ico")
+            else None)
+    return found
+
+
+@pytest.fixture
 def screenshot(page: Any, stack: Stack) -> Any:
     """Save a full-page screenshot under the test instance folder; returns its path."""
 

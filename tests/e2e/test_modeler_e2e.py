@@ -6,7 +6,6 @@ know come back from the modeler unchanged."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +44,6 @@ def quick_check(extras: str = "") -> bytes:
                           "\n      </bpmn:extensionElements>", 1)
     return xml.encode("utf-8")
 
-
-@pytest.fixture
-def errors(page: Any) -> Iterator[list[str]]:
-    """What went wrong in the page: script errors, missing files, server errors."""
-    found: list[str] = []
-    page.on("console", lambda m: found.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: found.append(str(e)))
-    page.on("response", lambda r: found.append(f"{r.status} {r.url}")
-            if (r.status == 404 or r.status >= 500) and not r.url.endswith("/favicon.ico")
-            else None)
-    yield found
 
 
 def point_on(page: Any, element_id: str) -> tuple[float, float]:

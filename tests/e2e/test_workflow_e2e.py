@@ -31,7 +31,7 @@ def log_in(page: Any, base: str, username: str) -> None:
 
 
 def test_modeler_instance_diagram_and_completing_from_the_inbox(
-    app: Flask, live_server: str, page: Any, screenshot: Any, make_user: Any
+    app: Flask, live_server: str, page: Any, screenshot: Any, make_user: Any, errors: list[str]
 ) -> None:
     make_user("olga", "process_owner", "inspector")
     make_user("ivy", "inspector")
@@ -42,14 +42,6 @@ def test_modeler_instance_diagram_and_completing_from_the_inbox(
                                            {"lot": "L-42"}, subject="Lot L-42 check")
         db.session.commit()
         instance_id = instance.id
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if (r.status == 404 or r.status >= 500) and not r.url.endswith("/favicon.ico")
-            else None)
-
     log_in(page, live_server, "olga")
     page.goto(f"{live_server}/processes/quick_check/modeler")
     modeler = page.locator("#modeler")
