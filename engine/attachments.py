@@ -96,5 +96,6 @@ def store(actor: Any, filename: str, content: bytes, content_type: str = "",
 def get(attachment_id: int) -> Attachment:
     row = db.session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound(f"Attachment {attachment_id} does not exist.")
+        raise NotFound(f"Attachment {attachment_id} does not exist.",
+                       zh=f"附件 {attachment_id} 不存在。")
     return row

@@ -156,7 +156,7 @@ def _keep_an_administrator(user: User, refusal: str) -> None:
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} does not exist.")
+        raise NotFound(f"User {user_id} does not exist.", zh=f"用户 {user_id} 不存在。")
     return user
 
 
@@ -178,6 +178,7 @@ def create_user(actor: User | audit.Actor, username: str, full_name: str, passwo
         raise InvalidInput("The user could not be created.", fields=fields)
     if find_user(username) is not None:
         raise Conflict(f"A user named {username!r} already exists.",
+                       zh=f"用户名 {username} 已存在。",
                        fields={"username": "This user name is taken."})
     check_password_policy(password, username)
     user = User(username=username, full_name=full_name.strip(), email=email.strip(),
@@ -194,7 +195,8 @@ def set_active(actor: User, user: User, active: bool, reason: str) -> None:
     and the last active administrator is not deactivated."""
     require(actor, "users.manage")
     if user.active == active:
-        raise Conflict(f"{user.username} is already {'active' if active else 'deactivated'}.")
+        raise Conflict(f"{user.username} is already {'active' if active else 'deactivated'}.",
+                       zh=f"用户 {user.username} 已处于{'启用' if active else '停用'}状态。")
     if not active:
         if ADMINISTRATOR in granted_roles(user):
             _keep_an_administrator(user, LAST_ADMINISTRATOR_DEACTIVATE)
@@ -300,14 +302,17 @@ def grant_role(actor: User | audit.Actor, user: User, role: str) -> UserRole:
         raise PermissionDenied(OWN_GRANT)
     _check_role(role)
     if not user.active:
-        raise InvalidInput(f"{user.username} is deactivated: reactivate the user first.")
+        raise InvalidInput(f"{user.username} is deactivated: reactivate the user first.",
+                           zh=f"用户 {user.username} 已停用：请先重新启用该用户。")
     if role != API_CLIENT and valid_training(user, role) is None:
         raise InvalidInput(
             f"{user.full_name} has no valid training record for the role {ROLES[role]['en']}.",
+            zh=f"{user.full_name} 没有角色“{ROLES[role]['zh']}”的有效培训记录。",
             fields={"role": "Record the training first, then grant the role."},
         )
     if role in granted_roles(user):
-        raise Conflict(f"{user.username} already has the role {role}.")
+        raise Conflict(f"{user.username} already has the role {role}.",
+                       zh=f"用户 {user.username} 已拥有角色“{ROLES[role]['zh']}”。")
     grant = UserRole(user_id=user.id, role=role,
                      granted_by=actor.id if isinstance(actor, User) else None)
     db.session.add(grant)
@@ -323,7 +328,8 @@ def revoke_role(actor: User, user: User, role: str, reason: str) -> None:
     require(actor, "users.manage")
     grant = next((g for g in user.roles if g.role == role and g.revoked_at is None), None)
     if grant is None:
-        raise NotFound(f"{user.username} does not have the role {role}.")
+        raise NotFound(f"{user.username} does not have the role {role}.",
+                       zh=f"用户 {user.username} 没有角色“{ROLES.get(role, {}).get('zh', role)}”。")
     if role == ADMINISTRATOR:
         _keep_an_administrator(user, LAST_ADMINISTRATOR_REVOKE)
     if _same_person(actor, user):
@@ -476,15 +482,19 @@ def require(user: User, action: str) -> None:
     """Refuse the action unless one of the user's effective roles allows it."""
     if not can(user, action):
         roles = ", ".join(sorted(ROLES[r]["en"] for r in allowed_roles(action))) or "nobody"
+        roles_zh = "、".join(sorted(ROLES[r]["zh"] for r in allowed_roles(action))) or "无"
         raise PermissionDenied(
             f"{user.full_name} may not do this ({action}); it needs one of: {roles}. "
-            "If you hold the role, check that your training record is still valid."
+            "If you hold the role, check that your training record is still valid.",
+            zh=f"{user.full_name} 无权执行此操作（{action}），需要以下角色之一：{roles_zh}。"
+               "如您持有该角色，请检查您的培训记录是否仍然有效。"
         )
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": "Choose a listed role."})
+        raise InvalidInput(f"Unknown role {role!r}.", zh=f"未知角色 {role!r}。",
+                           fields={"role": "Choose a listed role."})
 
 
 def mfa_required(user: User) -> bool:
@@ -561,7 +571,7 @@ def register_failure(user: User, policy: Policy, reason: str) -> None:
 def unlock(actor: User, user: User, reason: str) -> None:
     require(actor, "users.manage")
     if user.locked_at is None and not user.failed_attempts:
-        raise Conflict(f"{user.username} is not locked.")
+        raise Conflict(f"{user.username} is not locked.", zh=f"用户 {user.username} 未被锁定。")
     audit.record(actor, "user.unlock", "user", user.id, reason=reason, reason_required=True)
     user.locked_at = None
     user.failed_attempts = 0
@@ -732,7 +742,8 @@ def reset_second_factor(actor: User, user: User, reason: str) -> None:
         raise PermissionDenied(OWN_SECOND_FACTOR_RESET, zh=OWN_SECOND_FACTOR_RESET_ZH)
     remaining = len(json.loads(user.recovery_codes or "[]"))
     if not (user.totp_enabled or user.totp_secret or remaining):
-        raise Conflict(f"{user.username} has no two-factor log-in to reset.")
+        raise Conflict(f"{user.username} has no two-factor log-in to reset.",
+                       zh=f"用户 {user.username} 未设置双因素登录，无需重置。")
     # Recorded first: a missing reason refuses the act before anything changes.
     audit.record(actor, "user.totp_reset", "user", user.id,
                  before={"totp_enabled": user.totp_enabled, "recovery_codes": remaining},
@@ -752,7 +763,8 @@ def create_token(actor: User | audit.Actor, user: User, name: str, days: int = 3
     if isinstance(actor, User):
         require(actor, "tokens.manage")
     if API_CLIENT not in granted_roles(user):
-        raise InvalidInput(f"{user.username} does not have the API client role.")
+        raise InvalidInput(f"{user.username} does not have the API client role.",
+                           zh=f"用户 {user.username} 没有接口客户端角色。")
     if not 1 <= days <= 730:
         raise InvalidInput("A token lives between 1 and 730 days.", fields={"days": "1-730"})
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)

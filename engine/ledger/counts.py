@@ -41,7 +41,8 @@ def open_count(actor: User | audit.Actor, location: Location) -> CountSheet:
     _require(actor)
     if db.session.scalar(select(CountSheet.number).where(CountSheet.location_id == location.id,
                                                          CountSheet.status == "open")):
-        raise Conflict(f"{location.label} already has an open count sheet.")
+        raise Conflict(f"{location.label} already has an open count sheet.",
+                       zh=f"库位 {location.label} 已有进行中的盘点单。")
     sheet = CountSheet(number=f"pending-{secrets.token_hex(8)}", location=location,
                        opened_by=actor.id if isinstance(actor, User) else None)
     db.session.add(sheet)
@@ -56,9 +57,15 @@ def open_count(actor: User | audit.Actor, location: Location) -> CountSheet:
     return sheet
 
 
+#: A closed count sheet's status, as its refusal says it in Chinese.
+_SHEET_STATUS_ZH = {"posted": "已过账", "cancelled": "已取消"}
+
+
 def _open(sheet: CountSheet) -> None:
     if sheet.status != "open":
-        raise Conflict(f"Count sheet {sheet.number} is {sheet.status}.")
+        raise Conflict(f"Count sheet {sheet.number} is {sheet.status}.",
+                       zh=f"盘点单 {sheet.number} "
+                          f"{_SHEET_STATUS_ZH.get(sheet.status, sheet.status)}。")
 
 
 def record_count(actor: User | audit.Actor, sheet: CountSheet, lot: Lot, counted: int, *,
@@ -72,7 +79,8 @@ def record_count(actor: User | audit.Actor, sheet: CountSheet, lot: Lot, counted
                            fields={"counted": "Invalid count."})
     status = status or ZONE_STATUS[sheet.location.zone]
     if status not in STATUSES:
-        raise InvalidInput(f"Unknown status {status!r}.", fields={"status": "Unknown."})
+        raise InvalidInput(f"Unknown status {status!r}.", zh=f"未知的库存状态 {status!r}。",
+                           fields={"status": "Unknown."})
     line = next((ln for ln in sheet.lines if ln.lot_id == lot.id and ln.serial == serial
                  and ln.status == status), None)
     if line is None and status == "picked":
@@ -109,6 +117,7 @@ def post_count(user: User, sheet: CountSheet, reason: str, *, password: str,
     missing = [ln for ln in sheet.lines if ln.counted is None]
     if missing:
         raise InvalidInput(f"{len(missing)} line(s) of {sheet.number} are not counted yet.",
+                           zh=f"盘点单 {sheet.number} 尚有 {len(missing)} 行未盘点。",
                            fields={"lines": "Count every line, 0 when nothing is there."})
     signature = signatures.sign(user, password, "approved", "count_sheet", sheet.id,
                                 _content(sheet), username=username,

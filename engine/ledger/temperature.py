@@ -99,7 +99,7 @@ def import_csv(actor: User | audit.Actor, content: str, *, source: str,
     try:
         zone = ZoneInfo(zone_name) if zone_name else None
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"Unknown time zone {zone_name!r}.",
+        raise InvalidInput(f"Unknown time zone {zone_name!r}.", zh=f"未知时区 {zone_name!r}。",
                            fields={"timezone": "Use an IANA zone."}) from None
     readings = parse_csv(content, zone)
     return record_readings(actor, readings, source=source, location=location,
@@ -125,7 +125,8 @@ def record_readings(actor: User | audit.Actor, readings: Sequence[Reading], *, s
     known = select(TemperatureImport.id).where(TemperatureImport.subject == subject,
                                                TemperatureImport.sha256 == digest)
     if db.session.scalar(known) is not None:
-        raise Conflict(f"This file was already imported for {subject}.")
+        raise Conflict(f"This file was already imported for {subject}.",
+                       zh=f"此文件已为 {subject} 导入过。")
     who = actor if isinstance(actor, audit.Actor) else audit.Actor(actor.id, actor.full_name)
     ordered = sorted(readings, key=lambda r: r.recorded_at)
     record = TemperatureImport(

@@ -151,14 +151,17 @@ def trace(product: Product, *, lot_no: str | None = None, serial: str | None = N
         lot = db.session.scalar(select(Lot).where(Lot.product_id == product.id,
                                                   Lot.lot_no == lot_no))
         if lot is None:
-            raise NotFound(f"{product.code} has no lot {lot_no!r} in the ledger.")
+            raise NotFound(f"{product.code} has no lot {lot_no!r} in the ledger.",
+                           zh=f"库存台账中没有 {product.code} 的批号 {lot_no}。")
     if serial:
         unit = db.session.scalar(select(SerialUnit).where(SerialUnit.product_id == product.id,
                                                           SerialUnit.serial == serial))
         if unit is None:
-            raise NotFound(f"{product.code} has no serial {serial!r} in the ledger.")
+            raise NotFound(f"{product.code} has no serial {serial!r} in the ledger.",
+                           zh=f"库存台账中没有 {product.code} 的序列号 {serial}。")
         if lot is not None and unit.lot_id != lot.id:
-            raise InvalidInput(f"Serial {serial} belongs to lot {unit.lot.lot_no}, not {lot_no}.")
+            raise InvalidInput(f"Serial {serial} belongs to lot {unit.lot.lot_no}, not {lot_no}.",
+                               zh=f"序列号 {serial} 属于批号 {unit.lot.lot_no}，不是 {lot_no}。")
         return Trace(product, unit.lot, serial, serial_backward(product, serial),
                      serial_forward(product, serial))
     assert lot is not None

@@ -57,7 +57,8 @@ def delivery_note_no(context: StepContext) -> str:
 def _order(context: StepContext) -> dict[str, Any]:
     order = context.task.data.get("order")
     if not isinstance(order, dict):
-        raise InvalidInput("This outbound has no sales order yet.")
+        raise InvalidInput("This outbound has no sales order yet.",
+                           zh="此出库流程尚无销售订单。")
     return order
 
 
@@ -127,6 +128,9 @@ def order_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
             f"Only {plan.available} of {product.code} are available at {site.code} for "
             f"{context.form['quantity']} ordered{plan.shortfall()}; held, quarantined, locked, "
             "expired and picked stock is never allocated.",
+            zh=f"{site.code} 的 {product.code} 仅有 {plan.available} 件可用，订购 "
+               f"{context.form['quantity']} 件{plan.shortfall_zh()}；扣留、待验、锁定、过期和已拣货"
+               "的库存不会被分配。",
             fields={"quantity": f"At most {plan.available}."})
     return {
         "order_no": order_no(context),
@@ -179,6 +183,8 @@ def pick_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         raise InvalidInput(f"Only {plan.available} of {product.code} can be picked at "
                            f"{site.code} now{plan.shortfall()}; the order is for "
                            f"{_order(context)['quantity']}.",
+                           zh=f"{site.code} 目前仅能拣货 {product.code} {plan.available} 件"
+                              f"{plan.shortfall_zh()}；订单数量为 {_order(context)['quantity']}。",
                            fields={"quantity": "Not enough available stock."})
     to = sf.shipping_location(site)
     picked = []
@@ -401,7 +407,7 @@ def ship_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     f = context.facts
     if not f["check_completed"]:
         raise InvalidInput("The outbound check (出库复核) is not done or did not pass; the goods "
-                           "cannot ship.")
+                           "cannot ship.", zh="出库复核未完成或未通过，货物不能发货。")
     site: Site = f["_site"]
     product: Product = f["_product"]
     note: dict[str, Any] = f["_note"]

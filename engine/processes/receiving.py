@@ -161,6 +161,7 @@ def read_scans(product: Product, text: str) -> Receipt:
 def _site(context: StepContext) -> Site:
     if not context.instance.site_code:
         raise InvalidInput("This receiving has no site; start it for a site (SH, CHI, ...).",
+                           zh="此收货流程没有仓库；请为某个仓库（SH、CHI 等）发起。",
                            fields={"site_code": "Required."})
     return md.get_site(context.instance.site_code)
 
@@ -401,6 +402,8 @@ def _quarantine_location(arrival: Arrival, controlled: bool) -> Location:
         kind = "temperature-controlled quarantine" if controlled else "quarantine"
         raise InvalidInput(f"Site {arrival.site.code} has no active {kind} location for "
                            f"{arrival.product.code}; ask QA to set one up.",
+                           zh=f"仓库 {arrival.site.code} 没有适合 {arrival.product.code} 的启用中"
+                              f"{'温控待验' if controlled else '待验'}货位；请质量管理部门设置。",
                            fields={"location": "No quarantine location."})
     return location
 
@@ -483,7 +486,7 @@ def _receipt_lots(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     receipt = data.get("receipt")
     if not isinstance(receipt, Mapping):
         raise InvalidInput("This process has no receipt to inspect (the arrival was not "
-                           "recorded).")
+                           "recorded).", zh="此流程没有可验收的收货记录（到货未登记）。")
     return list(receipt.get("lots") or [])
 
 
@@ -639,7 +642,8 @@ def inspect_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
 def _inspection(data: Mapping[str, Any]) -> dict[str, Any]:
     inspection = data.get("inspection")
     if not isinstance(inspection, Mapping):
-        raise InvalidInput("This process has no inspection result to put away.")
+        raise InvalidInput("This process has no inspection result to put away.",
+                           zh="此流程没有可上架的验收结果。")
     return dict(inspection)
 
 
@@ -794,7 +798,8 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
     found = identity.load_user(context.performers.get(INSPECT) or inspection["inspector"])
     inspector = found.user if found is not None else None
     if inspector is None:
-        raise InvalidInput("The inspection's performer is unknown; the putaway cannot proceed.")
+        raise InvalidInput("The inspection's performer is unknown; the putaway cannot proceed.",
+                           zh="验收执行人未知，无法上架。")
     refs = _refs(context)
     document = str(data.get("delivery_note_no") or "")
     stock = _quarantined(putaway.product, putaway.site, refs["instance_id"])
@@ -826,7 +831,9 @@ def putaway_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]
             left -= qty
         if left:
             raise InvalidInput(f"{left} rejected units of lot {line['lot']} are no longer in "
-                               "quarantine; ask QA to check the stock.")
+                               "quarantine; ask QA to check the stock.",
+                               zh=f"批号 {line['lot']} 有 {left} 件不合格品已不在待验区；"
+                                  "请质量管理部门核查库存。")
     recalled: dict[str, int] = {}  # recall number -> accepted units held for it
     held = inspection["hold_in_quarantine"] or "quarantine" in (compliance.get("quarantine")
                                                                 or [])

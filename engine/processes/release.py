@@ -77,6 +77,10 @@ def receiving_in_progress(lot: Lot, site: Site, serial: str = ""
     return (open_ones[0] if open_ones else None), taken
 
 
+#: The stock a quality decision is about, as its refusals say it in Chinese.
+_STATUS_ZH = {"quarantine": "待验", "nonconforming": "不合格"}
+
+
 def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, list[Any]]:
     data = context.task.data
     site = sf.site_of(context)
@@ -86,6 +90,7 @@ def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, l
     status = str(data.get("from_status") or "")
     if status not in ("quarantine", "nonconforming"):
         raise InvalidInput("A quality decision is about quarantined or nonconforming stock.",
+                           zh="质量处理决定只针对待验或不合格库存。",
                            fields={"from_status": "quarantine or nonconforming"})
     balances = sf.held_balances(lot, site, status, serial)
     if status == "quarantine":  # stock a receiving is still inspecting is not decided here
@@ -104,11 +109,16 @@ def _subject(context: StepContext) -> tuple[Site, Product, Lot, str, str, int, l
     if total == 0:
         raise InvalidInput(f"There is no {status} stock of lot {lot.lot_no} "
                            f"{serial} at {site.code} (any more).".replace("  ", " "),
+                           zh=f"{site.code} 已没有批号 {lot.lot_no}"
+                              f"{' 序列号 ' + serial if serial else ''} "
+                              f"的{_STATUS_ZH[status]}库存。",
                            fields={"lot_no": f"Nothing {status} here."})
     # The decision may correct the quantity the request named (stock moves in between).
     quantity = int(context.form.get("quantity") or data.get("quantity") or total)
     if quantity > total:
         raise InvalidInput(f"Only {total} of lot {lot.lot_no} are {status} at {site.code}.",
+                           zh=f"{site.code} 的批号 {lot.lot_no} 仅有 {total} 件{_STATUS_ZH[status]}"
+                              "库存。",
                            fields={"quantity": f"At most {total}."})
     return site, product, lot, serial, status, quantity, balances
 
@@ -156,9 +166,10 @@ def decide_facts(context: StepContext) -> dict[str, Any]:
         supplier = lot.supplier or product.manufacturer
         if supplier is None:
             raise InvalidInput(f"Lot {lot.lot_no} has no supplier on record to return it to.",
+                               zh=f"批号 {lot.lot_no} 没有登记供应商，无法退回。",
                                fields={"disposition": "No supplier on record."})
         if not (context.form.get("return_document") or "").strip():
-            raise InvalidInput("Give the return note number.",
+            raise InvalidInput("Give the return note number.", zh="请填写退货单号。",
                                fields={"return_document": "Required for a return."})
         found["_supplier"] = supplier
     return {k: v for k, v in found.items() if v is not None}
@@ -179,6 +190,8 @@ def decide_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
         if lot.expired_on(ledger.site_today(site)):
             raise InvalidInput(f"Lot {lot.lot_no} expired on {lot.expiry_date}; it cannot be "
                                "released. Return it or scrap it.",
+                               zh=f"批号 {lot.lot_no} 已于 {lot.expiry_date} 过期，不能放行。"
+                                  "请退回或报废。",
                                fields={"disposition": "Expired stock is not released."})
         plan = {"product": f["_product"].code, "lot_no": lot.lot_no,
                 "from_status": f["stock_status"], "target_location": f["_target"].code,
@@ -208,13 +221,15 @@ def decide_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
 def execute_effect(context: StepContext, outcome: GateOutcome) -> dict[str, Any]:
     plan = context.task.data.get("release_plan")
     if not isinstance(plan, dict):
-        raise InvalidInput("There is no release decision to carry out.")
+        raise InvalidInput("There is no release decision to carry out.",
+                           zh="没有可执行的放行决定。")
     site = sf.site_of(context)
     product = sf.product_of(plan["product"])
     lot = sf.lot_of(product, plan["lot_no"])
     if lot.expired_on(ledger.site_today(site)):
         raise InvalidInput(f"Lot {lot.lot_no} expired on {lot.expiry_date}; it cannot be "
-                           "released.")
+                           "released.",
+                           zh=f"批号 {lot.lot_no} 已于 {lot.expiry_date} 过期，不能放行。")
     if lot.locked:
         ledger.unlock_lot(context.actor, lot, f"Released by quality decision {document(context)}")
     target = md.get_location(site.code, plan["target_location"])

@@ -27,6 +27,8 @@ from engine.workflow.runtime import StepContext
 
 #: The order in which a held status explains why stock cannot be allocated.
 HELD_ORDER = ("recalled", "nonconforming", "quarantine")
+#: Held statuses as refusals say them in Chinese (the ledger pages' words).
+_STATUS_ZH = {"recalled": "召回冻结", "nonconforming": "不合格", "quarantine": "待验"}
 #: Device classes for which UDI rules are in force (design choice: class II and up).
 UDI_CLASSES = frozenset({"II", "IIa", "IIb", "III"})
 
@@ -40,7 +42,9 @@ def site_of(context: StepContext) -> Site:
     code = context.instance.site_code
     if not code:
         raise InvalidInput("This process was started without a site; start it again for the "
-                           "site where the stock is.", fields={"site": "Required."})
+                           "site where the stock is.",
+                           zh="此流程发起时未指定仓库；请为库存所在的仓库重新发起。",
+                           fields={"site": "Required."})
     return md.get_site(code)
 
 
@@ -48,6 +52,7 @@ def product_of(key: Any, name: str = "product") -> Product:
     product = md.find_product(str(key or ""))
     if product is None or not product.active:
         raise InvalidInput(f"No active product with code or GTIN {key!r}.",
+                           zh=f"没有编码或GTIN为 {key} 的有效产品。",
                            fields={name: "Unknown product."})
     return product
 
@@ -56,6 +61,7 @@ def customer_of(code: Any, name: str = "customer") -> Party:
     party = db.session.scalar(select(Party).where(Party.code == str(code or "").strip()))
     if party is None or not party.active or not party.is_customer:
         raise InvalidInput(f"No active customer with code {code!r}.",
+                           zh=f"没有编码为 {code} 的有效客户。",
                            fields={name: "Unknown customer."})
     return party
 
@@ -89,6 +95,14 @@ class Plan:
         if self.picked:
             notes.append(f"{self.picked} are picked for other orders")
         return f" ({'; '.join(notes)})" if notes else ""
+
+    def shortfall_zh(self) -> str:
+        """`shortfall` in Chinese, for a refusal's Chinese."""
+        held = _STATUS_ZH.get(self.held_status or "", self.held_status)
+        notes = [f"其余库存为{held}状态"] if self.held_status else []
+        if self.picked:
+            notes.append(f"{self.picked} 件已为其他订单拣货")
+        return f"（{'；'.join(notes)}）" if notes else ""
 
     def earliest_expiry(self) -> date | None:
         dates = [line.lot.expiry_date for line in self.lines if line.lot.expiry_date]
@@ -128,13 +142,18 @@ def check_scans(scans: list[str] | None, product: Product, lots: set[str], seria
             udi = gs1.parse_udi(scan, expected_gtin=product.gtin or None)
         except InvalidInput as bad:
             raise InvalidInput(f"UDI scan {scan!r}: {bad.message}",
+                               zh=f"扫描的 UDI {scan}：{bad.text('zh')}",
                                fields={name: bad.message}) from None
         if udi.lot and lots and udi.lot not in lots:
             raise InvalidInput(f"UDI scan {scan!r} is of lot {udi.lot}, which is not in this "
-                               "shipment.", fields={name: f"Lot {udi.lot} is not picked."})
+                               "shipment.",
+                               zh=f"扫描的 UDI {scan} 属于批号 {udi.lot}，不在本次发货中。",
+                               fields={name: f"Lot {udi.lot} is not picked."})
         if udi.serial and serials and udi.serial not in serials:
             raise InvalidInput(f"UDI scan {scan!r} is serial {udi.serial}, which is not in "
-                               "this shipment.", fields={name: f"Serial {udi.serial} is not "
+                               "this shipment.",
+                               zh=f"扫描的 UDI {scan} 是序列号 {udi.serial}，不在本次发货中。",
+                               fields={name: f"Serial {udi.serial} is not "
                                                               "picked."})
         checked.append({"gtin": udi.gtin, "lot": udi.lot, "serial": udi.serial})
     return checked
@@ -166,6 +185,7 @@ def shipping_location(site: Site) -> Location:
                                Location.active.is_(True)).order_by(Location.code))
     if found is None:
         raise InvalidInput(f"Site {site.code} has no active dispatch (shipping) location.",
+                           zh=f"仓库 {site.code} 没有启用的发货区货位。",
                            fields={"location": "No shipping location."})
     return found
 
@@ -180,6 +200,7 @@ def release_location(site: Site, product: Product, code: str | None) -> Location
             location = None
         if location is None or not location.active or location.zone != "available":
             raise InvalidInput(f"{code} is not an active accepted-stock location at {site.code}.",
+                               zh=f"{code} 不是 {site.code} 启用中的合格品货位。",
                                fields={"target_location": "Choose an accepted-zone location."})
         return location
     candidates = list(db.session.scalars(
@@ -189,7 +210,8 @@ def release_location(site: Site, product: Product, code: str | None) -> Location
         if _fits(location, product):
             return location
     raise InvalidInput(f"No accepted-stock location at {site.code} fits {product.code}; name "
-                       "one.", fields={"target_location": "Name a location."})
+                       "one.", zh=f"{site.code} 没有适合 {product.code} 的合格品货位，请指定一个。",
+                       fields={"target_location": "Name a location."})
 
 
 def _fits(location: Location, product: Product) -> bool:
@@ -210,7 +232,8 @@ def held_balances(lot: Lot, site: Site, status: str, serial: str = "") -> list[S
 def lot_of(product: Product, lot_no: Any, name: str = "lot_no") -> Lot:
     lot = ledger.find_lot(product, str(lot_no or ""))
     if lot is None:
-        raise InvalidInput(f"{product.code} has no lot {lot_no!r}.", fields={name: "Unknown lot."})
+        raise InvalidInput(f"{product.code} has no lot {lot_no!r}.",
+                           zh=f"{product.code} 没有批号 {lot_no}。", fields={name: "Unknown lot."})
     return lot
 
 

@@ -55,7 +55,7 @@ def normalise_level(value: str) -> str:
     level = LEVEL_ALIASES.get(str(value).strip().upper()) or LEVEL_ALIASES.get(str(value).strip())
     if level is None:
         raise InvalidInput(
-            f"Unknown recall level {value!r}.",
+            f"Unknown recall level {value!r}.", zh=f"未知的召回级别 {value!r}。",
             fields={"level": "Use I, II or III (一级, 二级, 三级; class I, II, III)."})
     return level
 
@@ -71,6 +71,7 @@ class Affected:
 def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> list[Affected]:
     if not lots and not serials:
         raise InvalidInput("Name the lots or the serial numbers recalled.",
+                           zh="请填写召回的批号或序列号。",
                            fields={"lots": "Give at least one lot or serial number."})
     wanted = list(dict.fromkeys(lot.strip() for lot in lots if lot.strip()))
     found = {lot.lot_no: lot for lot in db.session.scalars(select(Lot).where(
@@ -81,6 +82,7 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
         raise InvalidInput(
             f"No lot {', '.join(unknown_lots)} of {product.gtin or product.code} "
             "was ever received.",
+            zh=f"{product.gtin or product.code} 的批号 {'、'.join(unknown_lots)} 没有收货记录。",
             fields={"lots": f"Unknown lot(s): {', '.join(unknown_lots)}."})
     unknown_serials = []
     whole_lots = {a.lot.id for a in affected}
@@ -94,6 +96,7 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
     if unknown_serials:
         raise InvalidInput(
             f"No serial number {', '.join(unknown_serials)} of this product was ever received.",
+            zh=f"该产品的序列号 {'、'.join(unknown_serials)} 没有收货记录。",
             fields={"serials": f"Unknown serial(s): {', '.join(unknown_serials)}."})
     return affected
 
@@ -253,6 +256,8 @@ class KeyReused(InvalidInput):
         super().__init__(
             f"This idempotency key {KEY_REUSED}. Send the first request unchanged to read its "
             "recall again, or use a new key for a new recall.",
+            zh="此幂等键已用于内容不同的请求。如需再次读取其召回，请原样发送第一次的请求；"
+               "新的召回请使用新的幂等键。",
             fields={"idempotency_key": KEY_REUSED})
 
 
@@ -333,7 +338,7 @@ def start(actor: User, *, product: Product, lots: Sequence[str] = (),
                 if not (value or "").strip()}
     if problems:
         raise InvalidInput("Say why the product is recalled and who asked for it.",
-                           fields=problems)
+                           zh="请说明召回原因以及由谁提出召回要求。", fields=problems)
     affected = _resolve(product, lots, serials)
     _lock_lots(affected)
     if key is not None:  # a request with this key may have committed while we waited
@@ -443,14 +448,15 @@ def _dispatch_notifications(recall_id: int) -> None:
 def get(recall_id: int) -> Recall:
     recall = db.session.get(Recall, recall_id)
     if recall is None:
-        raise NotFound(f"Recall {recall_id} does not exist.")
+        raise NotFound(f"Recall {recall_id} does not exist.", zh=f"召回 {recall_id} 不存在。")
     return recall
 
 
 def consignee(consignee_id: int) -> RecallConsignee:
     row = db.session.get(RecallConsignee, consignee_id)
     if row is None:
-        raise NotFound(f"Recall consignee {consignee_id} does not exist.")
+        raise NotFound(f"Recall consignee {consignee_id} does not exist.",
+                       zh=f"召回客户记录 {consignee_id} 不存在。")
     return row
 
 
@@ -458,9 +464,11 @@ def acknowledge(actor: User, row: RecallConsignee, note: str) -> None:
     """The customer confirmed receipt of the notice (by phone, letter, portal...)."""
     identity.require(actor, "recalls.close")
     if row.recall.status != "open":
-        raise Conflict(f"Recall {row.recall.number} is closed.")
+        raise Conflict(f"Recall {row.recall.number} is closed.",
+                       zh=f"召回 {row.recall.number} 已关闭。")
     if row.acknowledged_at is not None:
-        raise Conflict(f"{row.party.name} already acknowledged this recall.")
+        raise Conflict(f"{row.party.name} already acknowledged this recall.",
+                       zh=f"{row.party.name} 已确认过此召回。")
     if not note.strip():
         raise InvalidInput("Say how the customer acknowledged (who, how).",
                            fields={"note": "Required."})
@@ -507,6 +515,7 @@ class CloseBlocked(Conflict):
 
     def __init__(self, blocks: Sequence[Any]) -> None:
         super().__init__(" ".join(dict.fromkeys(v.message_en for v in blocks)),
+                         zh=" ".join(dict.fromkeys(v.message_zh for v in blocks)),
                          fields={"rules": ", ".join(v.rule_id for v in blocks)})
         self.verdicts = list(blocks)
 
@@ -534,9 +543,11 @@ def close(actor: User, recall: Recall, *, password: str, note: str,
     """The quality manager closes the recall with an e-signature, if the packs allow."""
     identity.require(actor, "recalls.close")
     if recall.status != "open":
-        raise Conflict(f"Recall {recall.number} is already closed.")
+        raise Conflict(f"Recall {recall.number} is already closed.",
+                       zh=f"召回 {recall.number} 已关闭。")
     if not note.strip():
         raise InvalidInput("Write the closing conclusion (disposition of the recovered stock).",
+                           zh="请填写关闭结论（召回产品的处理）。",
                            fields={"note": "Required."})
     sites: list[str | None] = list(_sites_of(_affected_of(recall))) or [None]
     decisions = [decide("recall.close", close_fact(recall), site) for site in sites]

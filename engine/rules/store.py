@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from engine import audit, signatures
 from engine.db import db, utcnow
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Bilingual, Conflict, InvalidInput, NotFound
 from engine.identity import service as identity
 from engine.identity.models import User
 from engine.masterdata.models import Site
@@ -107,11 +107,11 @@ def files_from_upload(pack_bytes: bytes, cases_bytes: bytes, shown: str = "uploa
     """The two files uploaded one by one."""
     for name, body in (("pack.yaml", pack_bytes), ("cases.yaml", cases_bytes)):
         if not body:
-            raise PackError(f"{shown}/{name}: the file is missing or empty.",
+            raise PackError(Bilingual(f"{shown}/{name}: the file is missing or empty.",
+                                      f"{shown}/{name}：文件缺失或为空。"),
                             fields={"file": name})
         if len(body) > MAX_FILE_BYTES:
-            raise PackError(f"{shown}/{name}: larger than {MAX_FILE_BYTES:,} bytes.",
-                            fields={"file": name})
+            raise PackError(_too_large(f"{shown}/{name}"), fields={"file": name})
     return PackFiles(_decode(pack_bytes, f"{shown}/pack.yaml"),
                      _decode(cases_bytes, f"{shown}/cases.yaml"), shown)
 
@@ -123,12 +123,15 @@ def files_from_zip(data: bytes, filename: str = "upload.zip") -> PackFiles:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise PackError(f"{shown}: is not a zip file.", fields={"file": filename}) from None
+        raise PackError(Bilingual(f"{shown}: is not a zip file.", f"{shown}：不是 zip 文件。"),
+                        fields={"file": filename}) from None
     with archive:
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS:
-            raise PackError(f"{shown}: holds {len(members)} files; a pack zip holds "
-                            "pack.yaml and cases.yaml.", fields={"file": filename})
+            raise PackError(Bilingual(f"{shown}: holds {len(members)} files; a pack zip holds "
+                                      "pack.yaml and cases.yaml.",
+                                      f"{shown}：包含 {len(members)} 个文件；规则包 zip 应只包含 "
+                                      "pack.yaml 和 cases.yaml。"), fields={"file": filename})
         found: dict[str, zipfile.ZipInfo] = {}
         for info in members:
             if info.is_dir():
@@ -137,32 +140,40 @@ def files_from_zip(data: bytes, filename: str = "upload.zip") -> PackFiles:
             if name not in ("pack.yaml", "cases.yaml"):
                 continue
             if name in found:
-                raise PackError(f"{shown}: holds two files named {name}; keep one pack per "
-                                "zip.", fields={"file": name})
+                raise PackError(Bilingual(f"{shown}: holds two files named {name}; keep one "
+                                          "pack per zip.",
+                                          f"{shown}：包含两个名为 {name} 的文件；每个 zip 只放一个"
+                                          "规则包。"), fields={"file": name})
             found[name] = info
         bodies = []
         for name in ("pack.yaml", "cases.yaml"):
             member_info = found.get(name)
             if member_info is None:
-                raise PackError(f"{shown}: has no {name}; a pack zip holds pack.yaml and "
-                                "cases.yaml.", fields={"file": name})
+                raise PackError(Bilingual(f"{shown}: has no {name}; a pack zip holds pack.yaml "
+                                          "and cases.yaml.",
+                                          f"{shown}：缺少 {name}；规则包 zip 应包含 pack.yaml 和 "
+                                          "cases.yaml。"), fields={"file": name})
             if member_info.file_size > MAX_FILE_BYTES:
-                raise PackError(f"{shown}/{name}: larger than {MAX_FILE_BYTES:,} bytes.",
-                                fields={"file": name})
+                raise PackError(_too_large(f"{shown}/{name}"), fields={"file": name})
             with archive.open(member_info) as member:
                 body = member.read(MAX_FILE_BYTES + 1)
             if len(body) > MAX_FILE_BYTES:
-                raise PackError(f"{shown}/{name}: larger than {MAX_FILE_BYTES:,} bytes.",
-                                fields={"file": name})
+                raise PackError(_too_large(f"{shown}/{name}"), fields={"file": name})
             bodies.append(body)
     return files_from_upload(bodies[0], bodies[1], shown)
+
+
+def _too_large(shown: str) -> Bilingual:
+    return Bilingual(f"{shown}: larger than {MAX_FILE_BYTES:,} bytes.",
+                     f"{shown}：超过 {MAX_FILE_BYTES:,} 字节。")
 
 
 def _decode(body: bytes, shown: str) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise PackError(f"{shown}: is not UTF-8 text.") from None
+        raise PackError(Bilingual(f"{shown}: is not UTF-8 text.",
+                                  f"{shown}：不是 UTF-8 文本。")) from None
 
 
 def check_files(files: PackFiles) -> Pack:
@@ -242,6 +253,8 @@ def import_pack(actor: Actor, files: PackFiles) -> Imported:
     if taken is not None:
         raise Conflict(f"{files.shown}: {pack.id} {pack.version} is already imported with "
                        "different content; give the changed pack a new version number.",
+                       zh=f"{files.shown}：{pack.id} {pack.version} 已以不同内容导入；"
+                          "修改后的规则包请使用新的版本号。",
                        fields={"version": "already imported"})
     report = run_cases(pack)
     row = RulePackVersion(
@@ -293,7 +306,8 @@ def find_version(pack_id: str, version: str) -> RulePackVersion | None:
 def get_version(version_id: int) -> RulePackVersion:
     row = db.session.get(RulePackVersion, version_id)
     if row is None:
-        raise NotFound(f"Rule pack version {version_id} does not exist.")
+        raise NotFound(f"Rule pack version {version_id} does not exist.",
+                       zh=f"规则包版本 {version_id} 不存在。")
     return row
 
 
@@ -351,7 +365,8 @@ def _site(site: Site | str) -> Site:
         return site
     found = db.session.scalar(select(Site).where(Site.code == site.strip()))
     if found is None:
-        raise NotFound(f"No site with code {echo(site)}.", fields={"site": "unknown site"})
+        raise NotFound(f"No site with code {echo(site)}.", zh=f"没有编码为 {echo(site)} 的仓库。",
+                       fields={"site": "unknown site"})
     return found
 
 
@@ -406,6 +421,10 @@ def activate(actor: User, row: RulePackVersion, site: Site | str, *, password: s
         raise InvalidInput(
             f"Activation refused: {len(report.failed)} of {len(report.results)} cases of "
             f"{row.label} fail ({failed}). Fix the pack and import it as a new version.",
+            zh=f"拒绝启用：{row.label} 的 {len(report.results)} 个测试用例中有 "
+               f"{len(report.failed)} 个未通过"
+               f"（{failed if report.failed else '规则包没有测试用例'}）。"
+               "请修正规则包并作为新版本导入。",
             fields={"cases": failed})
     if not reason.strip():
         raise InvalidInput("Say why this version is activated.",
@@ -446,7 +465,8 @@ def deactivate(actor: User, pack_id: str, site: Site | str, *, password: str,
     when = _effective(effective_at)
     current = current_activation(target, pack_id, when)
     if current is None or current.deactivated:
-        raise Conflict(f"{pack_id} is not active at {target.code}.")
+        raise Conflict(f"{pack_id} is not active at {target.code}.",
+                       zh=f"{pack_id} 未在 {target.code} 启用。")
     row = current.pack_version
     signature = signatures.sign(actor, password, ACTIVATION_MEANING, "rule_pack_version",
                                 row.id, signed_content(row, target, when, deactivated=True),
@@ -456,14 +476,19 @@ def deactivate(actor: User, pack_id: str, site: Site | str, *, password: str,
 
 def _check_activation(row: RulePackVersion, site: Site, when: datetime) -> None:
     if not site.active:
-        raise InvalidInput(f"Site {site.code} is inactive.", fields={"site": "inactive"})
+        raise InvalidInput(f"Site {site.code} is inactive.", zh=f"仓库 {site.code} 已停用。",
+                           fields={"site": "inactive"})
     if row.region != site.region:
         raise InvalidInput(
             f"{row.label} is a pack for region {row.region}; site {site.code} is in region "
-            f"{site.region}.", fields={"site": f"choose a site in region {row.region}"})
+            f"{site.region}.",
+            zh=f"{row.label} 是 {row.region} 地区的规则包；仓库 {site.code} 位于 "
+               f"{site.region} 地区。",
+            fields={"site": f"choose a site in region {row.region}"})
     current = current_activation(site, row.pack_id, when)
     if current is not None and not current.deactivated and current.pack_version_id == row.id:
-        raise Conflict(f"{row.label} is already active at {site.code}.")
+        raise Conflict(f"{row.label} is already active at {site.code}.",
+                       zh=f"{row.label} 已在 {site.code} 生效。")
 
 
 def _record_activation(actor: Actor, row: RulePackVersion, site: Site, when: datetime,

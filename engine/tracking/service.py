@@ -141,7 +141,8 @@ def state_of(notice: TrackingNotice) -> str:
 def get(notice_id: int) -> TrackingNotice:
     notice = db.session.get(TrackingNotice, notice_id)
     if notice is None:
-        raise NotFound(f"Tracking report {notice_id} does not exist.")
+        raise NotFound(f"Tracking report {notice_id} does not exist.",
+                       zh=f"追踪报告 {notice_id} 不存在。")
     return notice
 
 
@@ -167,13 +168,20 @@ def report(notice: TrackingNotice) -> dict[str, Any]:
     }
 
 
+#: A report's state, as a refusal to send it again says it in Chinese.
+_STATE_ZH = {"pending": "等待发送", "sent": "已发送", "failed": "发送失败",
+             "no_channel": "无联系渠道"}
+
+
 def send_again(user: User, notice: TrackingNotice) -> None:
     """A quality manager's request to deliver a failed or undeliverable report again."""
     identity.require(user, "tracking.send")
     current = state_of(notice)
     if current not in RESENDABLE:
         raise Conflict(f"Tracking report {notice.reference} is {current.replace('_', ' ')}; "
-                       "only a failed report or one without a channel is sent again.")
+                       "only a failed report or one without a channel is sent again.",
+                       zh=f"追踪报告 {notice.reference} {_STATE_ZH.get(current, current)}；"
+                          "只有发送失败或无联系渠道的报告才能重新发送。")
     audit.record(user, "tracking.send_again", "tracking_notice", notice.id,
                  after={"reference": notice.reference, "state": current})
     schedule([notice.id])
@@ -200,7 +208,8 @@ def record_sent_elsewhere(user: User, notice: TrackingNotice, how: str, note: st
                        .with_for_update())
     current = state_of(notice)
     if current == "sent":
-        raise Conflict(f"Tracking report {notice.reference} is already sent.")
+        raise Conflict(f"Tracking report {notice.reference} is already sent.",
+                       zh=f"追踪报告 {notice.reference} 已发送。")
     attempt = db.session.scalar(select(func.count()).where(
         TrackingDelivery.notice_id == notice.id, TrackingDelivery.channel == "manual")) or 0
     delivery = TrackingDelivery(notice_id=notice.id, channel="manual", target=how,

@@ -176,5 +176,10 @@ add_messages(
         identity.OWN_SECOND_FACTOR_RESET: identity.OWN_SECOND_FACTOR_RESET_ZH,
         "Revoke the role {role} from {name}? They lose its tasks and permissions at once.":
             "撤销 {name} 的角色 {role}？其任务和权限立即失效。",
+        # refusals of API tokens (engine.identity.service)
+        "A token lives between 1 and 730 days.": "令牌有效期须在 1 至 730 天之间。",
+        "This token is already revoked.": "该令牌已被撤销。",
+        "The API token is unknown, revoked or expired.": "接口令牌未知、已撤销或已过期。",
+        "The API client's user is deactivated.": "该接口客户端的用户已停用。",
     }
 )

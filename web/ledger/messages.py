@@ -111,6 +111,28 @@ ZH: dict[str, str] = {
     "Product, lot or site": "产品、批号或仓库",
     "Showing the first {shown} of {total} lots: search to narrow the list.":
         "仅显示前 {shown} 个批次（共 {total} 个），请搜索以缩小范围。",
+    # refusals of counts, temperature imports and traces (engine.ledger)
+    "Count a whole number, 0 or more (0 or 1 for a serial number).":
+        "请填写 0 或以上的整数（序列号只能填 0 或 1）。",
+    "Invalid count.": "盘点数无效。", "Unknown.": "未知。",
+    "Found stock is counted as available: only an order's pick reserves stock.":
+        "盘点时发现的库存计为合格：只有订单的拣货才会占用库存。",
+    "Not picked.": "不是已拣货库存。",
+    "Say why the stock differs (or confirm the count).": "请说明库存差异的原因（或确认盘点结果）。",
+    "Count every line, 0 when nothing is there.": "每行都须盘点，没有实物时填 0。",
+    "The CSV needs a header with a time column (recorded_at) and a temperature column "
+    "(celsius).": "CSV 文件须有表头，包含时间列（recorded_at）和温度列（celsius）。",
+    "Missing columns.": "缺少列。",
+    "The CSV has unreadable lines; nothing was imported.":
+        "CSV 文件中有无法读取的行，未导入任何数据。",
+    "The CSV has no readings.": "CSV 文件中没有读数。", "Empty.": "空文件。",
+    "Use an IANA zone.": "请使用 IANA 时区名称。",
+    "Readings belong to a location or to a shipment (one of them).":
+        "读数须属于一个库位或一次运输（二者选一）。",
+    "Say whether the shipment is inbound or outbound.": "请说明是入库运输还是出库运输。",
+    "inbound or outbound": "入库或出库",
+    "Give a lot number or a serial number to trace.": "请填写要追溯的批号或序列号。",
+    "Lot or serial required.": "须填写批号或序列号。",
 }
 
 add_messages({english: chinese for english, chinese in ZH.items()

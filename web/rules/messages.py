@@ -127,4 +127,9 @@ add_messages({
     "User name": "用户名",
     "Password": "密码",
     "Version": "版本",
+    # refusals of activating and switching off (engine.rules.store)
+    "The effective time needs a time zone.": "生效时间须带时区。",
+    "The effective time is in the past; an activation takes effect now or later.":
+        "生效时间已过去；启用只能立即生效或在之后生效。",
+    "Say why the pack is switched off.": "请说明停用此规则包的原因。",
 })
