@@ -83,7 +83,8 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
             f"No lot {', '.join(unknown_lots)} of {product.gtin or product.code} "
             "was ever received.",
             zh=f"{product.gtin or product.code} 的批号 {'、'.join(unknown_lots)} 没有收货记录。",
-            fields={"lots": f"Unknown lot(s): {', '.join(unknown_lots)}."})
+            fields={"lots": Bilingual(f"Unknown lot(s): {', '.join(unknown_lots)}.",
+                                      f"未知批号：{'、'.join(unknown_lots)}。")})
     unknown_serials = []
     whole_lots = {a.lot.id for a in affected}
     for serial in dict.fromkeys(s.strip() for s in serials if s.strip()):
@@ -97,7 +98,8 @@ def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> l
         raise InvalidInput(
             f"No serial number {', '.join(unknown_serials)} of this product was ever received.",
             zh=f"该产品的序列号 {'、'.join(unknown_serials)} 没有收货记录。",
-            fields={"serials": f"Unknown serial(s): {', '.join(unknown_serials)}."})
+            fields={"serials": Bilingual(f"Unknown serial(s): {', '.join(unknown_serials)}.",
+                                         f"未知序列号：{'、'.join(unknown_serials)}。")})
     return affected
 
 

@@ -382,10 +382,11 @@ def review(kind: str, record_id: int) -> Response:
             first_in_session=first)
     except NotAuthenticated as refused:
         db.session.commit()  # the failed signature is evidence and counts towards lock-out
-        flash(refused.message, "error")
+        flash(refusal(refused), "error")
     except GxpError as refused:
         db.session.rollback()
-        flash(refused.message + "".join(f" {v}" for v in refused.fields.values()), "error")
+        flash(refusal(refused) + "".join(f" {_(str(v))}" for v in refused.fields.values()),
+              "error")
     else:
         db.session.commit()
         remember_signature()

@@ -70,7 +70,8 @@ def start() -> str | Response:
             return redirect(url_for("recalls.show", recall_id=recall.id))
         except GxpError as error:
             db.session.rollback()
-            errors = {str(k): str(v) for k, v in error.fields.items()}
+            errors = {str(k): _(v) if isinstance(v, str) else str(v)
+                      for k, v in error.fields.items()}
             flash(refusal(error), "error")
     return render_template("recalls/start.html", form=form, errors=errors)
 

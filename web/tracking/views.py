@@ -16,6 +16,7 @@ from engine.tracking import service as tracking
 from engine.tracking.models import STATES, TrackingNotice
 from web import security
 from web.auth.forms import EmptyForm
+from web.i18n import refusal
 from web.i18n import translate as _
 from web.paging import paginate
 from web.security import requires
@@ -80,7 +81,7 @@ def sent_elsewhere(notice_id: int) -> Response | tuple[str, int]:
                      {name: _(text) for name, text in invalid.fields.items()}), 422
     except GxpError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(refusal(error), "error")
         return redirect(url_for("tracking.show", notice_id=notice_id))
     db.session.commit()
     flash(_("Tracking report {reference} is recorded as sent by other means.",
@@ -103,5 +104,5 @@ def send_again(notice_id: int) -> Response:
               "success")
     except GxpError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(refusal(error), "error")
     return redirect(url_for("tracking.show", notice_id=notice_id))

@@ -424,6 +424,11 @@ def test_a_webhook_gets_a_signed_report_and_a_failure_is_sent_again(
     again = submit(qm, f"/tracking/{notice['id']}/send", {}, form_url=f"/tracking/{notice['id']}",
                    follow_redirects=True)
     assert "only a failed report" in again.get_data(as_text=True)
+    qm.set_cookie("gxpflow_locale", "zh")  # the message the page flashes, in Chinese
+    again = submit(qm, f"/tracking/{notice['id']}/send", {}, form_url=f"/tracking/{notice['id']}",
+                   follow_redirects=True)
+    assert "只有发送失败或无联系渠道的报告才能重新发送" in again.get_data(as_text=True)
+    qm.set_cookie("gxpflow_locale", "en")
     with w.app.app_context():
         resent = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "tracking.send_again")).all()

@@ -30,6 +30,7 @@ def test_recall_refusals_read_in_chinese(app: Flask, client: FlaskClient,
     login(client, "qm")
     unknown = submit(client, "/recalls/new", dict(START, lots="NOPE"))
     assert "06901234000023 的批号 NOPE 没有收货记录。" in text(unknown)
+    assert "未知批号：NOPE。" in text(unknown), "the field names its problem in Chinese too"
     assert "was ever received" not in text(unknown)
     missing = client.get("/recalls/424242")
     assert missing.status_code == 404
