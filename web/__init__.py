@@ -82,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from web import security
 
     security.init_app(app)
+    app.before_request(errors.refuse_unstorable_text)  # after the log-in check
     for module in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module).bp)
     for module, attribute in CLI_COMMANDS:

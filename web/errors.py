@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -30,6 +31,46 @@ def respond(error: GxpError) -> tuple[Response | str, int]:
     if wants_json():
         return jsonify(error=error.to_dict()), error.status
     return render_template("error.html", error=error, message=refusal(error)), error.status
+
+
+#: What no text column can hold: NUL (PostgreSQL refuses it) and unpaired UTF-16 surrogates
+#: (what a JSON escape such as \ud800 alone decodes to: it is not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = ("Contains a character that cannot be stored (a NUL or an unpaired surrogate); "
+              "remove it.")
+
+
+def _unstorable_json(value: Any, path: str) -> str | None:
+    """The path of the first text in a JSON document (keys included) that no column can hold."""
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _UNSTORABLE.search(str(key)):
+                return path or "_"
+            found = _unstorable_json(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_json(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def refuse_unstorable_text() -> None:
+    """Before any view: a query parameter, form field or JSON text that the database could not
+    store is refused naming the field, instead of failing in the database (a server error)."""
+    found = next((name for values in (request.args, request.form)
+                  for name, value in values.items(multi=True) if _UNSTORABLE.search(value)),
+                 None)
+    if found is None and request.is_json:
+        found = _unstorable_json(request.get_json(silent=True), "")
+    if found is not None:
+        raise InvalidInput(f"The field {found} contains a character that cannot be stored.",
+                           zh=f"字段 {found} 含有无法保存的字符。", fields={found: UNSTORABLE})
 
 
 def init_app(app: Flask) -> None:

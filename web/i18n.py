@@ -107,6 +107,8 @@ add_messages(
         "What you sent is too large (at most 10 files of 10 MB each in one form). Go back and "
         "attach fewer or smaller files.": "提交的内容过大（每个表单最多 10 个文件，每个不超过 "
         "10 MB）。请返回，减少或缩小附件后再提交。",
+        "Contains a character that cannot be stored (a NUL or an unpaired surrogate); "
+        "remove it.": "含有无法保存的字符（NUL 或不成对的代理字符），请删除。",
         "This form has expired or did not come from GxPFlow. Go back, reload the page and "
         "submit it again.": "表单已过期或并非来自 GxPFlow。请返回、刷新页面后重新提交。",
         "GxPFlow makes compliance the way work is done: every receipt, inspection, release, "

@@ -49,6 +49,10 @@ class Reading:
 def parse_csv(content: str, zone: ZoneInfo | None) -> list[Reading]:
     """Readings of a logger CSV (a header row naming a time and a temperature column).
     Times without an offset are read in `zone`; without a zone they are refused."""
+    if "\x00" in content:  # a binary file: no text column could hold it
+        raise InvalidInput("The file holds NUL characters: it is not a CSV text file. Export "
+                           "the logger data as CSV.", zh="文件含有 NUL 字符，不是 CSV 文本文件。"
+                           "请将记录仪数据导出为 CSV。", fields={"file": "Not a CSV text file."})
     reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
     header = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
     time_col = next((header[c] for c in TIME_COLUMNS if c in header), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support import backends
@@ -79,3 +80,37 @@ def test_unexpected_errors_show_no_traceback(stack: backends.Stack, make_user: A
     body = response.get_json()["error"]
     assert body["code"] == "internal"
     assert "secret internals" not in body["message"]
+
+
+def test_text_no_database_can_store_is_refused_naming_the_field(
+    app: Flask, client: FlaskClient, make_user: Any
+) -> None:
+    """A NUL (PostgreSQL refuses it) or an unpaired surrogate (not UTF-8) in a query, a form or
+    a JSON body is a 422 naming the field, never a server error; nothing is written."""
+    from engine import audit
+    from engine.db import db
+    from engine.identity import service as identity
+    from tests.support.web import csrf_token, login
+
+    make_user("clerk", "receiving_clerk")
+    login(client, "clerk")
+    searched = client.get("/inbox/?q=PO%00-1")
+    assert searched.status_code == 422 and "The field q contains" in searched.get_data(True)
+    token = csrf_token(client, "/auth/preferences")
+    posted = client.post("/auth/preferences", data={"csrf_token": token, "timezone": "UTC\x00"})
+    assert posted.status_code == 422 and "timezone" in posted.get_data(True)
+    client.set_cookie("gxpflow_locale", "zh")
+    assert "字段 q 含有无法保存的字符" in client.get("/inbox/?q=%00").get_data(True)
+
+    make_user("erp", "api_client")
+    with app.app_context():
+        token = identity.create_token(audit.SYSTEM, identity.find_user("erp"), "ERP")
+        db.session.commit()
+    for body, field in (({"product": "A\x00", "lots": ["L1"]}, "product"),
+                        ({"product": "A", "lots": ["L1", "L\ud800"]}, "lots[1]")):
+        answer = client.post("/api/v1/recalls", json=body, headers={
+            "Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"})
+        assert answer.status_code == 422, answer.get_data(True)
+        assert list(answer.get_json()["error"]["fields"]) == [field]
+    assert client.post("/api/v1/recalls", json={"product": "A\x00"}).status_code == 401, (
+        "the token is asked for first")

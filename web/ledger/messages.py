@@ -133,6 +133,7 @@ ZH: dict[str, str] = {
     "inbound or outbound": "入库或出库",
     "Give a lot number or a serial number to trace.": "请填写要追溯的批号或序列号。",
     "Lot or serial required.": "须填写批号或序列号。",
+    "Not a CSV text file.": "不是 CSV 文本文件。",
 }
 
 add_messages({english: chinese for english, chinese in ZH.items()

@@ -535,7 +535,8 @@ def import_temperatures() -> Page:
     except GxpError as refused:
         db.session.rollback()
         flash(refusal(refused), "error")
-        return _temperature_list(form, {str(k): str(v) for k, v in refused.fields.items()}
+        return _temperature_list(form, {str(k): _(v) if isinstance(v, str) else str(v)
+                                        for k, v in refused.fields.items()}
                                  or {"file": refusal(refused)})
     db.session.commit()
     if record.excursions:

@@ -272,7 +272,8 @@ def check() -> tuple[Response, int]:
         return jsonify(ok=False, process_key=None, message=message,
                        problems=[{"element_id": DOCUMENT, "reason": message, "line": None}]), 400
     xml: str = payload["xml"]
-    # A lone surrogate cannot be UTF-8: passed through, the check refuses it as not UTF-8.
+    # A lone surrogate is refused before any view (web.errors); were one to come, it is passed
+    # through and the check refuses it as not UTF-8 rather than failing.
     result = store.validate(xml.encode("utf-8", "surrogatepass"), "modeler.bpmn")
     problems = list(result.problems)
     editing = payload.get("key")

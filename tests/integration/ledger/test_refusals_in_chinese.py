@@ -57,6 +57,14 @@ def test_a_logger_file_without_its_columns_is_refused_in_chinese(app: Flask,
     assert refused.status_code == 422
     assert "CSV 文件须有表头，包含时间列（recorded_at）和温度列（celsius）。" in page
     assert "缺少列。" in page
+    binary = otto.post("/ledger/temperatures", content_type="multipart/form-data", data={
+        "csrf_token": token, "file": (io.BytesIO(b"recorded_at,celsius,sensor\n"
+                                                 b"2026-03-01T08:00+08:00,4,S\x001\n"),
+                                      "logger.csv"),
+        "subject": "location", "location_id": str(cold_room)})
+    assert binary.status_code == 422, "a NUL is refused, not left to fail in the database"
+    assert "文件含有 NUL 字符，不是 CSV 文本文件。" in text(binary)
+    assert "不是 CSV 文本文件。" in text(binary)
 
 
 def test_a_serial_the_ledger_never_saw_is_refused_in_chinese(app: Flask,

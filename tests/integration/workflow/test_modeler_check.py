@@ -68,12 +68,15 @@ def test_bad_input_gives_problems_never_a_server_error(
     client: FlaskClient, make_user: Any
 ) -> None:
     token = owner(client, make_user)
-    for xml in ("not xml at all", "", "<bpmn:definitions", "<x/>", "\ud800",
+    for xml in ("not xml at all", "", "<bpmn:definitions", "<x/>",
                 '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "<a>" * 100_000):
         response = post_check(client, {"xml": xml}, token)
         assert response.status_code == 200, xml[:40]
         problems = response.json["problems"]
         assert response.json["ok"] is False and problems[0]["element_id"] == "(document)"
+    for xml in ("\ud800", "<x>\x00</x>"):  # text no database could store: refused before
+        response = post_check(client, {"xml": xml}, token)
+        assert response.status_code == 422 and list(response.json["error"]["fields"]) == ["xml"]
     for body in ({"xml": 42}, ["xml"], "xml"):
         response = post_check(client, body, token)
         assert response.status_code == 400 and response.json["ok"] is False
