@@ -41,10 +41,10 @@ def allow_list(text: str) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
     return frozenset(names), tuple(networks)
 
 
-def check_webhook(url: str, allowed_hosts: str = "") -> str | None:
+def check_webhook(url: str, allowed_hosts: str = "") -> tuple[str, ...] | None:
     """Refuse `url` with WebhookRefused unless it is http(s), names a host, and every address the
     host resolves to is public, or the host or address is in `allowed_hosts`. Returns the
-    address checked, to connect to (`connection`): None for a host allowed by name."""
+    addresses checked, to connect to (`connection`): None for a host allowed by name."""
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
@@ -76,7 +76,8 @@ def check_webhook(url: str, allowed_hosts: str = "") -> str | None:
             checked.append(str(address))
             continue
         inner = _embedded_ipv4(address)
-        if _public(address) and (inner is None or _public(inner)):
+        # A NAT64 address is as public as the IPv4 address its gateway forwards it to.
+        if (inner is None or _public(inner)) and (_public(address) or address in _NAT64):
             checked.append(str(address))
             continue
         shown = host if host == str(address) else f"{host} ({address})"
@@ -87,24 +88,33 @@ def check_webhook(url: str, allowed_hosts: str = "") -> str | None:
             "GXPFLOW_WEBHOOK_ALLOWED_HOSTS).",
             zh=f"回调地址 {shown} {zh}；召回通知和追踪报告只发往对方的公网服务器（管理员可在 "
                "GXPFLOW_WEBHOOK_ALLOWED_HOSTS 中放行）。")
-    return checked[0]
+    return tuple(dict.fromkeys(checked))
 
 
-def connection(url: str, address: str | None, timeout: float) -> http.client.HTTPConnection:
-    """An HTTP(S) connection for `url` that opens its socket to `address`, the one
-    `check_webhook` checked, instead of resolving the name again: a DNS answer changed in
-    between (rebinding) cannot lead it inside. The Host header, TLS server name and certificate
-    check still use the URL's host. `address` None: resolved as usual (allowed by name)."""
+def connection(url: str, addresses: tuple[str, ...] | None,
+               timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection for `url` that opens its socket to the addresses `check_webhook`
+    checked (each in turn until one answers) instead of resolving the name again: a DNS answer
+    changed in between (rebinding) cannot lead it inside. The Host header, TLS server name and
+    certificate check still use the URL's host. `addresses` None: resolved as usual (a host
+    allowed by name). No proxy is used: the guard must see where the request goes."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme == "https":
-        made: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, parts.port, timeout=timeout, context=ssl.create_default_context())
-    else:
-        made = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    if address is not None:
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)  # given: an IPv6 host's last group is no port
+    made: http.client.HTTPConnection = (
+        http.client.HTTPSConnection(host, port, timeout=timeout,
+                                    context=ssl.create_default_context())
+        if https else http.client.HTTPConnection(host, port, timeout=timeout))
+    if addresses is not None:
         def pinned(target: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-            return socket.create_connection((address, target[1]), *args, **kwargs)
+            failure: OSError | None = None
+            for address in addresses:
+                try:
+                    return socket.create_connection((address, target[1]), *args, **kwargs)
+                except OSError as error:
+                    failure = error
+            raise failure or OSError("no address to connect to")
 
         made._create_connection = pinned  # type: ignore[attr-defined]
     return made

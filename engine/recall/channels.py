@@ -101,7 +101,7 @@ def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: st
     address checked. A redirect is answered as the failure it is: following it could lead to
     an internal address the guard never saw."""
     try:
-        address = netguard.check_webhook(url, allowed_hosts)
+        addresses = netguard.check_webhook(url, allowed_hosts)
     except netguard.WebhookRefused as refused:
         return Sent(False, refused.message)
     body = json.dumps(payload, ensure_ascii=False).encode()
@@ -114,7 +114,7 @@ def _post(url: str, payload: dict[str, Any], idempotency_key: str, *, secret: st
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection = netguard.connection(url, address, timeout)
+        connection = netguard.connection(url, addresses, timeout)
         try:
             connection.request("POST", target, body=body, headers=headers)
             response = connection.getresponse()

@@ -138,6 +138,7 @@ class Sink(BaseHTTPRequestHandler):
     """Records each request; answers 302 to /moved (to /internal), else 202."""
 
     received: list[tuple[str, str]] = []
+    hosts: list[str] = []
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
@@ -148,6 +149,7 @@ class Sink(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         Sink.received.append((method, self.path))
+        Sink.hosts.append(self.headers.get("Host", ""))
         if self.path == "/moved":
             self.send_response(302)
             self.send_header("Location", "/internal")
@@ -233,3 +235,71 @@ def test_the_post_goes_to_the_address_checked_not_to_a_new_dns_answer(
     assert not sent.ok and "recorded, not made" in sent.detail
     assert opened == [("93.184.216.34", 8443)]
     assert hosts == ["hooks.customer.example"]
+
+
+def test_a_nat64_address_is_as_public_as_the_address_it_leads_to() -> None:
+    assert check_webhook("https://[64:ff9b::808:808]/hook") == ("64:ff9b::808:808",)
+    assert "is this server itself" in refusal("https://[64:ff9b::7f00:1]/hook").message
+
+
+def test_an_ipv6_address_without_a_port_gets_its_scheme_s_port() -> None:
+    from engine import netguard
+
+    for url, port in (("https://[2606:4700:4700::1111]/hook", 443),
+                      ("http://[2606:4700:4700::1111]/hook", 80),
+                      ("https://[2606:4700:4700::1111]:8443/hook", 8443)):
+        made = netguard.connection(url, ("2606:4700:4700::1111",), 5)
+        assert (made.host, made.port) == ("2606:4700:4700::1111", port), url
+
+
+def test_the_next_address_checked_is_tried_when_one_does_not_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from engine import netguard
+
+    tried: list[tuple[str, int]] = []
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        tried.append(address)
+        raise ConnectionRefusedError("recorded, not made")
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    made = netguard.connection("https://hooks.customer.example/r",
+                               ("2606:4700:4700::1111", "93.184.216.34"), 5)
+    with pytest.raises(ConnectionRefusedError):
+        made.connect()
+    assert tried == [("2606:4700:4700::1111", 443), ("93.184.216.34", 443)]
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A certificate for the name localhost only, trusted by this test's default TLS context."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+def test_https_to_the_address_checked_still_verifies_the_name(tls: tuple[Path, Path]) -> None:
+    """Pinned to 127.0.0.1, the TLS handshake still checks the certificate against the URL's
+    host name, and the server is sent that name as the Host."""
+    Sink.received, Sink.hosts = [], []
+    with serving(Sink, tls) as base:
+        port = base.rsplit(":", 1)[1]
+        sent = channels.send_webhook(f"https://localhost:{port}/recall", NOTICE, secret="s",
+                                     allowed_hosts="127.0.0.1")
+        assert sent == channels.Sent(True, "HTTP 202")
+        assert Sink.received == [("POST", "/recall")] and Sink.hosts == [f"localhost:{port}"]
+        # The same server by its address: the certificate names localhost only.
+        sent = channels.send_webhook(f"{base}/recall", NOTICE, secret="s",
+                                     allowed_hosts="127.0.0.1")
+        assert not sent.ok and "certificate" in sent.detail.lower()
+    assert len(Sink.received) == 1
