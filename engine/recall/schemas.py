@@ -16,13 +16,16 @@ LEVELS = ["I", "II", "III", "1", "2", "3", "class I", "class II", "class III",
           "一级", "二级", "三级"]
 
 
+_NOT_BLANK = validate.Regexp(r"\S", error="Must not be blank.")
+
+
 class RecallRequestSchema(Schema):
     product = fields.String(required=True, validate=validate.Length(min=1, max=60),
                             metadata={"description": "Product code or GTIN",
                                       "example": "05012345678900"})
-    lots = fields.List(fields.String(validate=validate.Length(min=1, max=60)),
+    lots = fields.List(fields.String(validate=[validate.Length(min=1, max=60), _NOT_BLANK]),
                        load_default=list, validate=validate.Length(max=500))
-    serials = fields.List(fields.String(validate=validate.Length(min=1, max=80)),
+    serials = fields.List(fields.String(validate=[validate.Length(min=1, max=80), _NOT_BLANK]),
                           load_default=list, validate=validate.Length(max=10000))
     level = fields.String(required=True, metadata={
         "description": "I, II or III; 一级, 二级, 三级; class I, class II, class III",

@@ -69,7 +69,9 @@ class Affected:
 
 
 def _resolve(product: Product, lots: Sequence[str], serials: Sequence[str]) -> list[Affected]:
-    if not lots and not serials:
+    lots = [lot for lot in lots if lot.strip()]
+    serials = [serial for serial in serials if serial.strip()]
+    if not lots and not serials:  # none given, or only blanks
         raise InvalidInput("Name the lots or the serial numbers recalled.",
                            zh="请填写召回的批号或序列号。",
                            fields={"lots": "Give at least one lot or serial number."})

@@ -157,7 +157,7 @@ def test_a_process_owner_edits_checks_and_deploys_with_the_properties_panel(
     enter(panel, "step", "general.second_check")
     enter(panel, "due_hours", "2")
     _xml, verdict = check(page)
-    assert verdict == "No problems found: the diagram can be deployed."
+    assert verdict == "No problems found in the diagram."
     screenshot("modeler-panel-checked")
 
     page.locator("#note").fill("Inspect as a receiving step; a second check after it.")
@@ -261,7 +261,7 @@ def test_spiffworkflow_elements_the_panel_does_not_know_survive_the_modeler(
                 and element.get("name") not in ("step", "form", "due_hours")]
 
     opened_and_saved, verdict = check(page)
-    assert verdict == "No problems found: the diagram can be deployed."
+    assert verdict == "No problems found in the diagram."
     assert len(extras(original)) == 3, "the unknown property and the two unknown elements"
     assert extras(opened_and_saved) == extras(original)
 
@@ -272,7 +272,7 @@ def test_spiffworkflow_elements_the_panel_does_not_know_survive_the_modeler(
     panel = select(page, "Task_check")
     assert panel.locator("[data-property=step]").input_value() == "general.check"
     edited, verdict = check(page)
-    assert verdict == "No problems found: the diagram can be deployed."
+    assert verdict == "No problems found in the diagram."
     assert extras(edited) == extras(original)
     task = etree.fromstring(edited.encode("utf-8")).find(".//*[@id='Task_check']", NS)
     assert etree.QName(task).localname == "manualTask"

@@ -21,7 +21,7 @@ from engine.workflow.store import active_definition, start_info
 from web import security
 from web.api import bp, document
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,119}$")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,119}")
 
 
 class StartSchema(Schema):
@@ -66,7 +66,7 @@ def _body(schema: Schema) -> dict[str, Any]:
 def start_instance(key: str) -> tuple[Response, int]:
     user = security.user()
     identity.require(user, "instances.start")
-    if _KEY.match(key) is None:
+    if _KEY.fullmatch(key) is None:
         raise InvalidInput("Not a process key.", fields={"key": "Letters, digits, _ . -"})
     data = _body(StartSchema())
     definition = active_definition(key)
@@ -88,7 +88,7 @@ def start_instance(key: str) -> tuple[Response, int]:
 def send_message(name: str) -> Response:
     user = security.user()
     identity.require(user, "instances.start")
-    if _KEY.match(name) is None:
+    if _KEY.fullmatch(name) is None:
         raise InvalidInput("Not a message name.", fields={"name": "Letters, digits, _ . -"})
     data = _body(MessageSchema())
     runtime = current_runtime()
@@ -106,8 +106,8 @@ document("/processes/{key}/instances", "post", "Start an instance of a process",
          InstanceSchema, request=StartSchema, permission="instances.start",
          success={201: "The instance started"},
          errors={404: "No active version of the process is deployed"},
-         path_patterns={"key": _KEY.pattern})
+         path_patterns={"key": f"^{_KEY.pattern}$"})
 document("/messages/{name}", "post",
          "Send a message: to instances waiting for it, and starting processes it starts",
          MessageResultSchema, request=MessageSchema, permission="instances.start",
-         path_patterns={"name": _KEY.pattern})
+         path_patterns={"name": f"^{_KEY.pattern}$"})

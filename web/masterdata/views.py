@@ -385,7 +385,8 @@ def review(kind: str, record_id: int) -> Response:
         flash(refusal(refused), "error")
     except GxpError as refused:
         db.session.rollback()
-        flash(refusal(refused) + "".join(f" {_(str(v))}" for v in refused.fields.values()),
+        flash(refusal(refused) + "".join(f" {_(v) if isinstance(v, str) else v}"
+                                         for v in refused.fields.values()),
               "error")
     else:
         db.session.commit()

@@ -175,7 +175,7 @@ add_messages({
         "请以 JSON 发送流程图的 XML：一个包含 xml 键的对象。",
     "This diagram's process id is {found}, but the modeler is editing {key}: deploying would be "
     "refused.": "此流程图的流程标识为 {found}，而正在编辑的是 {key}：部署将被拒绝。",
-    "No problems found: the diagram can be deployed.": "未发现问题：流程图可以部署。",
+    "No problems found in the diagram.": "流程图中未发现问题。",
     "Deploying would be refused: correct the problems listed.": "部署将被拒绝：请更正所列问题。",
     "Diagram with pools": "含池的流程图",
     "Pool": "池",

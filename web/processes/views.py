@@ -282,7 +282,7 @@ def check() -> tuple[Response, int]:
             "This diagram's process id is {found}, but the modeler is editing {key}: deploying "
             "would be refused.", found=result.process_key, key=editing)))
     ok = result.ok and not problems
-    message = (_("No problems found: the diagram can be deployed.") if ok
+    message = (_("No problems found in the diagram.") if ok
                else _("Deploying would be refused: correct the problems listed."))
     return jsonify(ok=ok, process_key=result.process_key, message=message,
                    problems=[{"element_id": p.element_id, "reason": _(p.reason), "line": p.line}
@@ -351,11 +351,14 @@ def _first_task_for(instance_id: int, user: User) -> int | None:
     for a role they hold), if there is exactly one."""
     from engine.identity import service as identity
 
-    found = list(db.session.scalars(select(HumanTask.id).where(
+    found = list(db.session.scalars(select(HumanTask).where(
         HumanTask.instance_id == instance_id, HumanTask.status == "open",
         HumanTask.role.in_(identity.effective_roles(user)),
         or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id))))
-    return found[0] if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    apart = current_runtime().four_eyes(found[0])  # not a step they must be done apart from
+    return None if apart is not None and apart[1] == user.id else found[0].id
 
 
 # -- instances ---------------------------------------------------------------------------------

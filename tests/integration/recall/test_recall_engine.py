@@ -137,6 +137,10 @@ def test_bad_requests_name_the_field(world: World) -> None:
         recalls.start(world.qm, product=world.thermometer, lots=["L1"], level="IV",
                       reason="why", source="Mfr")
     assert "level" in level.value.fields
+    with pytest.raises(InvalidInput) as blank:  # a blank lot is no lot: no empty recall opens
+        recalls.start(world.qm, product=world.thermometer, lots=["  "], serials=[" "],
+                      level="I", reason="why", source="Mfr")
+    assert "lots" in blank.value.fields
     db.session.rollback()
     assert audit.verify().ok
 

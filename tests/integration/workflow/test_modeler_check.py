@@ -45,7 +45,7 @@ def test_a_valid_diagram_passes_and_nothing_is_deployed(
     response = post_check(client, {"xml": QUICK_CHECK}, token)
     assert response.status_code == 200
     assert response.json == {"ok": True, "process_key": "quick_check", "problems": [],
-                             "message": "No problems found: the diagram can be deployed."}
+                             "message": "No problems found in the diagram."}
     assert definitions(app) == 0
 
 
