@@ -31,6 +31,20 @@ SORTABLE = {"seq": AuditEvent.seq, "at": AuditEvent.at, "actor": AuditEvent.acto
 CSV_COLUMNS = ("seq", "at_utc", "actor_id", "actor_name", "action", "entity_type", "entity_id",
                "before", "after", "reason", "prev_hash", "hash")
 FILTER_NAMES = ("entity_type", "entity_id", "actor", "action", "since", "until")
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: one apostrophe before a value that starts like
+    a formula, or with an apostrophe already (so `plain_cell` reverses it exactly)."""
+    return "'" + value if value.startswith((*FORMULA_START, "'")) else value
+
+
+def plain_cell(cell: str) -> str:
+    """The stored value of an exported cell (what the event's hash covers)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith((*FORMULA_START, "'")) \
+        else cell
 
 
 @dataclass
@@ -165,7 +179,9 @@ def verify() -> str:
 @requires("audit.view")
 def export() -> Response:
     """The filtered events as CSV, oldest first, streamed; times in UTC, hashes included, so
-    anyone can recompute the chain from the file."""
+    anyone can recompute the chain from the file. A text that starts like a formula (= + - @)
+    is written with one apostrophe in front, so a spreadsheet shows it instead of running it;
+    `plain_cell` gives the stored value back."""
     filters = read_filters()
     if filters.errors:
         return Response("; ".join(filters.errors.values()), status=422,
@@ -185,9 +201,10 @@ def export() -> Response:
             for (seq, at, actor_id, actor_name, action, entity_type, entity_id, before, after,
                  reason, prev_hash, digest) in chunk:
                 writer.writerow((seq, at.isoformat(timespec="microseconds"),
-                                 "" if actor_id is None else actor_id, actor_name, action,
-                                 entity_type, entity_id, before, after, reason, prev_hash,
-                                 digest))
+                                 "" if actor_id is None else actor_id, csv_cell(actor_name),
+                                 csv_cell(action), csv_cell(entity_type), csv_cell(entity_id),
+                                 csv_cell(before or ""), csv_cell(after or ""),
+                                 csv_cell(reason or ""), prev_hash, digest))
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

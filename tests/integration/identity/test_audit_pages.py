@@ -151,6 +151,39 @@ def test_csv_export_of_the_filtered_events_with_utc_times_and_hashes(
     assert [int(r["seq"]) for r in rows] == sorted(int(r["seq"]) for r in rows)
 
 
+def test_the_csv_export_shows_a_formula_as_text_and_keeps_the_chain_checkable(
+    app: Flask, auditor: FlaskClient
+) -> None:
+    """A reason typed like a spreadsheet formula is exported with an apostrophe in front (a
+    spreadsheet shows it instead of running it); removing that apostrophe gives the value the
+    event's hash covers."""
+    from web.audit.views import plain_cell
+
+    reasons = ['=HYPERLINK("http://evil.example","open")', "-5 units short", "@SUM(A1)",
+               "'quoted already", "plain reason"]
+    with app.app_context():
+        for reason in reasons:
+            audit.record(audit.Actor(None, "=cmd|' /C calc'!A0"), "lot.update", "lot", 1,
+                         reason=reason, reason_required=True)
+        db.session.commit()
+    response = auditor.get("/audit/export.csv?entity_type=lot")
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert [row["reason"] for row in rows] == [
+        '\'=HYPERLINK("http://evil.example","open")', "'-5 units short", "'@SUM(A1)",
+        "''quoted already", "plain reason"]
+    assert {row["actor_name"] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    with app.app_context():
+        stored = {e.seq: e for e in db.session.scalars(select(AuditEvent))}
+        for row in rows:
+            assert [plain_cell(row["reason"]), plain_cell(row["actor_name"])] == [
+                stored[int(row["seq"])].reason, stored[int(row["seq"])].actor_name]
+            assert audit.event_hash(
+                int(row["seq"]), stored[int(row["seq"])].at, None, plain_cell(row["actor_name"]),
+                row["action"], row["entity_type"], row["entity_id"], plain_cell(row["before"]),
+                plain_cell(row["after"]), plain_cell(row["reason"]), row["prev_hash"],
+            ) == row["hash"]
+
+
 def test_verify_button_reports_an_intact_chain(app: Flask, auditor: FlaskClient) -> None:
     write_events(app, 7)
     with app.app_context():
