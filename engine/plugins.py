@@ -1,12 +1,14 @@
 """Plugins: discovered through the `gxpflow.plugins` entry-point group, never by folder globbing.
 
 A plugin subclasses `Plugin`, declares its name and connects to `engine.signals` or registers
-connectors in `setup`. It receives the Flask app so it can add a blueprint of its own.
+connectors in `setup` (`register_connector`). It receives the Flask app so it can add a
+blueprint of its own.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -23,6 +25,17 @@ class Plugin:
 
     def setup(self, app: Any) -> None:
         """Connect signals, register connectors or blueprints. Called once per app."""
+
+
+def register_connector(app: Any, name: str, connector: Callable[..., Any]) -> None:
+    """Make `connector` callable from BPMN service tasks as `name` (their
+    spiffworkflow:serviceTaskOperator id). It is called with `idempotency_key` and the task's
+    parameters, returns a JSON-able dict and raises to fail; see engine.processes.connectors.
+    A name already taken (by the engine or another plugin) is refused."""
+    connectors = app.extensions["gxpflow.runtime"].connectors
+    if name in connectors:
+        raise ValueError(f"a connector named {name!r} is registered already")
+    connectors[name] = connector
 
 
 def discover() -> list[type[Plugin]]:

@@ -21,7 +21,7 @@ import engine.models  # noqa: F401  (registers every table)
 from engine.config import Settings, load_settings
 from engine.db import db, install_session_hooks
 from engine.plugins import load_plugins
-from engine.processes import ProcessEffects
+from engine.processes import ProcessEffects, connectors
 from engine.rules.workflow_gate import RulesGate
 from engine.workflow.runtime import Runtime, celery_dispatch
 from web import errors, i18n, navigation
@@ -88,7 +88,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     for module, attribute in CLI_COMMANDS:
         app.cli.add_command(getattr(importlib.import_module(module), attribute))
     app.extensions["gxpflow.runtime"] = Runtime(
-        gate=RulesGate(), effects=ProcessEffects(),
+        gate=RulesGate(), effects=ProcessEffects(), connectors=connectors.builtin(),
         dispatch=None if settings.eager else celery_dispatch
     )
     app.extensions["gxpflow.plugins"] = load_plugins(app)

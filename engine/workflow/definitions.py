@@ -304,16 +304,18 @@ def _new_parser() -> SpiffBpmnParser:
 
 
 def validate_bpmn(
-    xml: bytes, filename: str, *, called_processes: Collection[str] = frozenset()
+    xml: bytes, filename: str, *, called_processes: Collection[str] = frozenset(),
+    connectors: Collection[str] | None = None,
 ) -> ValidationResult:
     """Check a BPMN file against SpiffWorkflow and GxPFlow's conventions. Never raises.
 
     `called_processes` names processes deployed elsewhere (or a library) that call activities
-    of this file may call.
+    of this file may call; `connectors`, the connectors service tasks may call (None: any).
     """
     result = ValidationResult()
     try:
-        _validate(xml, filename, frozenset(called_processes), result)
+        _validate(xml, filename, frozenset(called_processes), result,
+                  None if connectors is None else frozenset(connectors))
     except RecursionError:
         result.problems.append(Problem(DOCUMENT, Bilingual(
             "The process is nested or chained too deeply to be parsed.",
@@ -327,7 +329,8 @@ def validate_bpmn(
 
 
 def _validate(
-    xml: bytes, filename: str, called: frozenset[str], result: ValidationResult
+    xml: bytes, filename: str, called: frozenset[str], result: ValidationResult,
+    connectors: frozenset[str] | None = None,
 ) -> None:
     root, problems = parse_document(xml)
     if root is None:
@@ -358,7 +361,7 @@ def _validate(
         return
     known = frozenset(parser.get_process_ids()) | called
     for spec in specs.values():
-        result.problems.extend(_spec_problems(spec, known))
+        result.problems.extend(_spec_problems(spec, known, connectors))
     result.problems.extend(_flow_condition_problems(root))
 
 
@@ -425,7 +428,8 @@ def _main_process(root: Any) -> tuple[str | None, list[Problem]]:
     return str(executable[0].get("id")), []
 
 
-def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str]) -> Iterator[Problem]:
+def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str],
+                   connectors: frozenset[str] | None = None) -> Iterator[Problem]:
     completion = getattr(spec, "completion_condition", None)
     if completion is not None:
         for reason in expression_problems(completion):
@@ -441,6 +445,14 @@ def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str]) -> It
                 f"The call activity calls '{called}', which is neither in this file nor an "
                 "allowed process.",
                 f"调用活动调用的 '{called}' 既不在本文件中，也不是允许调用的流程。"))
+        operation = getattr(task_spec, "operation_name", None)
+        if connectors is not None and operation is not None and operation not in connectors:
+            named = clip(str(operation))
+            offered = ", ".join(sorted(connectors)) or "none"
+            yield Problem(element_id, Bilingual(
+                f"The service task calls the connector '{named}', which is not registered "
+                f"(registered: {offered}).",
+                f"服务任务调用的连接器 '{named}' 未注册（已注册：{offered}）。"))
         if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_id", None):
             for reason in _human_task_problems(task_spec):
                 yield Problem(element_id, reason)

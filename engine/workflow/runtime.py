@@ -799,6 +799,8 @@ class Runtime:
         for call in db.session.scalars(select(ServiceCall).where(
                 ServiceCall.instance_id == instance.id, ServiceCall.status == "failed")):
             call.status = "pending"
+            if self.dispatch is not None:  # a worker calls it again (eager: the advance does)
+                self.dispatch(call.id)
         instance.status = "running"
         audit.record(actor, "instance.retry", "process_instance", instance.id)
         self._history(instance, None, "retry", actor, {})

@@ -106,8 +106,14 @@ def library_xml() -> dict[str, bytes]:
 
 
 def validate(xml: bytes, filename: str) -> ValidationResult:
+    """`validate_bpmn` with the processes a file may call and, inside the app, the connectors
+    its runtime has (engine's and plugins')."""
     known = set(library_xml())
-    return validate_bpmn(xml, filename, called_processes=known)
+    from flask import current_app, has_app_context
+
+    runtime = current_app.extensions.get("gxpflow.runtime") if has_app_context() else None
+    return validate_bpmn(xml, filename, called_processes=known,
+                         connectors=None if runtime is None else set(runtime.connectors))
 
 
 def deploy(actor: User | audit.Actor, xml: bytes, filename: str, *, note: str = "",
