@@ -1,7 +1,8 @@
 """In a browser: a process owner edits what deploying checks (a task's step, due hours,
-signature, form; a new task's kind and step; a script, a condition, a timer) in the modeler's
-properties panel, checks the diagram and deploys it; spiffworkflow elements the panel does not
-know come back from the modeler unchanged."""
+signature, form; a new task's kind and step; a script, a condition, a timer; the connector a
+service task calls, its result variable and parameters) in the modeler's properties panel,
+checks the diagram and deploys it; spiffworkflow elements the panel does not know come back
+from the modeler unchanged."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lxml import etree
 from engine import audit
 from engine.db import db
 from engine.workflow import store
+from engine.workflow.runtime import current_runtime
 from tests.e2e.test_workflow_e2e import log_in
 from tests.support.factories import PASSWORD
 
@@ -277,4 +279,169 @@ def test_spiffworkflow_elements_the_panel_does_not_know_survive_the_modeler(
     task = etree.fromstring(edited.encode("utf-8")).find(".//*[@id='Task_check']", NS)
     assert etree.QName(task).localname == "manualTask"
     assert properties(task)["due_hours"] == "6" and properties(task)["step"] == "general.check"
+    assert errors == [], errors
+
+
+def stock_check(connector: str = "gxpflow.stock_on_hand") -> bytes:
+    """The stock check with a diagram (the file has none: the engine does not need one)."""
+    shapes = (("Participant_stock_check", 100, 60, 600, 180, True),
+              ("Lane_inspector", 130, 60, 570, 180, True),
+              ("StartEvent_1", 182, 132, 36, 36, False), ("Task_count", 270, 110, 100, 80, False),
+              ("Task_review", 420, 110, 100, 80, False), ("EndEvent_1", 572, 132, 36, 36, False))
+    edges = (("Flow_1", 218, 270), ("Flow_2", 370, 420), ("Flow_3", 520, 572))
+    horizontal = {True: ' isHorizontal="true"', False: ""}
+    di = "".join(
+        f'<bpmndi:BPMNShape id="{id_}_di" bpmnElement="{id_}"{horizontal[pool]}>'
+        f'<dc:Bounds x="{x}" y="{y}" width="{w}" height="{h}" /></bpmndi:BPMNShape>'
+        for id_, x, y, w, h, pool in shapes) + "".join(
+        f'<bpmndi:BPMNEdge id="{id_}_di" bpmnElement="{id_}"><di:waypoint x="{start}" y="150" />'
+        f'<di:waypoint x="{end}" y="150" /></bpmndi:BPMNEdge>' for id_, start, end in edges)
+    xml = (HERE / "stock_check.bpmn").read_text(encoding="utf-8")
+    xml = xml.replace("gxpflow.stock_on_hand", connector).replace(
+        "<bpmn:definitions ", '<bpmn:definitions xmlns:bpmndi="http://www.omg.org/spec/BPMN/'
+        '20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
+        'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" ', 1).replace(
+        "</bpmn:definitions>", '<bpmndi:BPMNDiagram id="BPMNDiagram_1"><bpmndi:BPMNPlane '
+        f'id="BPMNPlane_1" bpmnElement="Collaboration_stock_check">{di}</bpmndi:BPMNPlane>'
+        "</bpmndi:BPMNDiagram></bpmn:definitions>")
+    return xml.encode("utf-8")
+
+
+def service_call(task: Any) -> tuple[str | None, str | None, list[tuple[str, str, str]]]:
+    """A service task's connector, result variable and parameters (name, type, expression)."""
+    operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+    if operator is None:
+        return None, None, []
+    return operator.get("id"), operator.get("resultVariable"), [
+        (p.get("id"), p.get("type"), p.get("value"))
+        for p in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS)]
+
+
+def parameter_rows(panel: Any) -> list[tuple[str, str]]:
+    return [(row.locator("[data-parameter-name]").input_value(),
+             row.locator("[data-parameter-expression]").input_value())
+            for row in panel.locator("[data-parameter]").all()]
+
+
+def fill_parameter(panel: Any, number: int, name: str, expression: str) -> None:
+    """Fill parameter row `number` (from 1) and leave it: the row is written."""
+    row = panel.locator("[data-parameter]").nth(number - 1)
+    row.locator("[data-parameter-name]").fill(name)
+    row.locator("[data-parameter-expression]").fill(expression)
+    row.locator("[data-parameter-expression]").press("Tab")
+
+
+def test_a_task_becomes_a_service_task_calling_a_connector(
+    app: Flask, live_server: str, page: Any, screenshot: Any, make_user: Any, errors: list[str]
+) -> None:
+    make_user("olga", "process_owner")
+    with app.app_context():
+        store.deploy(audit.SYSTEM, quick_check(EXTRAS), "quick_check.bpmn")
+        db.session.commit()
+    log_in(page, live_server, "olga")
+    page.goto(f"{live_server}/processes/quick_check/modeler")
+    page.locator("#modeler[data-state=ready]").wait_for()
+
+    panel = select(page, "Task_check")
+    panel.locator("[data-property=type]").select_option("bpmn:ServiceTask")
+    page.locator('#modeler .djs-element[data-element-id="Task_check"]').wait_for()
+    panel = select(page, "Task_check")
+    assert "Service call" in panel.inner_text()
+    connector = panel.locator("[data-property=connector]")
+    assert connector.input_value() == ""
+    assert "names the connector it calls" in panel.locator(".field-error:visible").inner_text()
+    connector.select_option("gxpflow.stock_on_hand")
+    enter(panel, "result_variable", "1 stock")
+    assert panel.locator(".field-error:visible").inner_text().startswith(
+        "Not a Python identifier")
+    enter(panel, "result_variable", "stock")
+    assert panel.locator(".field-error:visible").count() == 0
+    assert "No parameters." in panel.inner_text()
+    add = panel.get_by_role("button", name="Add a parameter")
+    add.click()
+    fill_parameter(panel, 1, "product", '"P-100"')
+    add.click()
+    panel.locator("[data-parameter-expression]").nth(1).fill('"WH1"')
+    assert "Parameter 2: the name is missing" in panel.locator("[role=alert]:visible").inner_text()
+    fill_parameter(panel, 2, "site", '"WH1"')
+    add.click()
+    fill_parameter(panel, 3, "lot", "None")
+    panel.get_by_role("button", name="Remove parameter 3").click()
+    assert parameter_rows(panel) == [("product", '"P-100"'), ("site", '"WH1"')]
+    assert panel.locator(".field-error:visible").count() == 0
+    panel.locator("[data-add-parameter]").scroll_into_view_if_needed()
+    screenshot("modeler-panel-service-task")
+
+    xml, verdict = check(page)
+    assert verdict == "No problems found in the diagram.", page.locator(
+        "[data-check-problems]").inner_text()
+    task = etree.fromstring(xml.encode("utf-8")).find(".//*[@id='Task_check']", NS)
+    assert etree.QName(task).localname == "serviceTask"
+    assert service_call(task) == ("gxpflow.stock_on_hand", "stock",
+                                  [("product", "str", '"P-100"'), ("site", "str", '"WH1"')])
+    # The other spiffworkflow elements of the task came along, untouched.
+    kept = [etree.QName(e).localname for e in task.find("bpmn:extensionElements", NS)]
+    assert kept == ["properties", "instructionsForEndUser", "preScript", "serviceTaskOperator"]
+
+    page.locator("#note").fill("The check reads the stock on hand.")
+    page.locator("#sig-username").fill("olga")
+    page.locator("#sig-password").fill(PASSWORD)
+    page.get_by_role("button", name="Deploy as new version").click()
+    page.wait_for_url("**/processes/definitions/*")
+    assert "Deployed quick_check version 2, signed." in page.locator(".flash").inner_text()
+    with app.app_context():
+        deployed = store.active_definition("quick_check")
+        assert deployed is not None and deployed.version == 2
+        root = etree.fromstring(deployed.bpmn_xml.encode("utf-8"))
+    assert service_call(root.find(".//bpmn:serviceTask[@id='Task_check']", NS)) == (
+        "gxpflow.stock_on_hand", "stock",
+        [("product", "str", '"P-100"'), ("site", "str", '"WH1"')])
+    assert errors == [], errors
+
+
+def test_a_service_task_shows_its_connector_result_and_parameters(
+    app: Flask, live_server: str, page: Any, screenshot: Any, make_user: Any, errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_user("olga", "process_owner")
+    with app.app_context():
+        store.deploy(audit.SYSTEM, stock_check(), "stock_check.bpmn")
+        db.session.commit()
+    log_in(page, live_server, "olga")
+    page.goto(f"{live_server}/processes/stock_check/modeler")
+    page.locator("#modeler[data-state=ready]").wait_for()
+
+    panel = select(page, "Task_count")
+    assert panel.locator("[data-property=type]").input_value() == "bpmn:ServiceTask"
+    assert panel.locator("[data-property=connector]").input_value() == "gxpflow.stock_on_hand"
+    assert panel.locator("[data-property=result_variable]").input_value() == "stock"
+    assert parameter_rows(panel) == [("product", "product"), ("site", "site")]
+    assert panel.locator(".field-error:visible").count() == 0
+    panel.locator("[data-add-parameter]").scroll_into_view_if_needed()
+    screenshot("modeler-panel-stock-check")
+
+    # Edited and undone: the panel shows the model as it was.
+    panel.get_by_role("button", name="Remove parameter 1").click()
+    assert parameter_rows(panel) == [("site", "site")]
+    click_element(page, "Task_count")
+    page.keyboard.press("Control+z")
+    panel = select(page, "Task_count")
+    assert parameter_rows(panel) == [("product", "product"), ("site", "site")]
+    xml, _verdict = check(page)
+    task = etree.fromstring(xml.encode("utf-8")).find(".//*[@id='Task_count']", NS)
+    assert service_call(task) == ("gxpflow.stock_on_hand", "stock",
+                                  [("product", "str", "product"), ("site", "str", "site")])
+
+    # A connector the server does not know (its plugin is gone) is shown as such, not lost.
+    with app.app_context():
+        monkeypatch.setitem(current_runtime().connectors, "acme.weigh", lambda **_: {})
+        store.deploy(audit.SYSTEM, stock_check("acme.weigh"), "stock_check.bpmn")
+        db.session.commit()
+    page.goto(f"{live_server}/processes/stock_check/modeler")
+    page.locator("#modeler[data-state=ready]").wait_for()
+    panel = select(page, "Task_count")
+    connector = panel.locator("[data-property=connector]")
+    assert connector.input_value() == "acme.weigh"
+    assert connector.locator("option:checked").inner_text() == "acme.weigh (not registered)"
+    assert "is not registered here" in panel.locator(".field-error:visible").inner_text()
     assert errors == [], errors

@@ -198,4 +198,34 @@ add_messages({
     "Intermediate throw event": "中间抛出事件",
     "Boundary event": "边界事件",
     "Text annotation": "文本注释",
+    "Service call": "服务调用",
+    "The registered connector the task calls (the engine's own or a plugin's).":
+        "任务调用的已注册连接器（引擎自带的或插件提供的）。",
+    "Choose a connector…": "选择连接器…",
+    "{name} (not registered)": "{name}（未注册）",
+    "Required: a service task names the connector it calls.":
+        "必填：服务任务须指明所调用的连接器。",
+    "This connector is not registered here: deploying would be refused.":
+        "此连接器在此未注册：部署将被拒绝。",
+    "Result variable": "结果变量",
+    "Where the connector's result (a dictionary) goes in the process data. Empty: "
+    "spiff__<task id>_result.":
+        "连接器的结果（字典）存入流程数据的位置。留空：spiff__<任务标识>_result。",
+    "Not a Python identifier (letters, digits and _, not starting with a digit).":
+        "不是 Python 标识符（字母、数字和 _，不以数字开头）。",
+    "Parameters": "参数",
+    "No parameters.": "无参数。",
+    "What the connector is called with: a name, and a Python expression on the process data "
+    "giving its value, e.g. product.":
+        "调用连接器时传入的参数：名称，以及基于流程数据求值的 Python 表达式，例如 product。",
+    "Parameter {number} name": "参数 {number} 名称",
+    "Parameter {number} expression": "参数 {number} 表达式",
+    "Remove": "移除",
+    "Remove parameter {number}": "移除参数 {number}",
+    "Add a parameter": "添加参数",
+    "Parameter {number}:": "参数 {number}：",
+    "the name is missing (a row without one is not saved).": "缺少名称（无名称的行不会保存）。",
+    "the name is not a Python identifier.": "名称不是 Python 标识符。",
+    "the name is used twice.": "名称重复。",
+    "the expression is missing.": "缺少表达式。",
 })

@@ -160,12 +160,14 @@ def _deploy_page(form: DeployForm, *, problems: list[Problem] | None = None,
 
 def _modeler_choices() -> dict[str, Any]:
     """What the modeler's properties panel offers: the known compliance steps, the roles a
-    lane is named after and the signature meanings, labelled in the user's language."""
+    lane is named after, the signature meanings, labelled in the user's language, and the
+    connectors a service task may call (the engine's and the plugins')."""
     locale = get_locale()
     return {
         "steps": sorted(STEPS),
         "roles": [[role, role_label(role, locale)] for role in sorted(ROLE_IDS)],
         "meanings": [[meaning, meaning_label(meaning)] for meaning in sorted(SIGNATURE_MEANINGS)],
+        "connectors": sorted(current_runtime().connectors),
     }
 
 

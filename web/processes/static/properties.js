@@ -13,6 +13,11 @@
   var LANE_ROLE = /^.*[(\uff08]\s*([a-z_]+)\s*[)\uff09]$/;
   var LANE_SUFFIX = /\s*[(\uff08]\s*[a-z_]*\s*[)\uff09]\s*$/;
   var DUE_HOURS = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/;
+  var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  var KEYWORDS = ["False", "None", "True", "and", "as", "assert", "async", "await", "break",
+                  "class", "continue", "def", "del", "elif", "else", "except", "finally", "for",
+                  "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
+                  "pass", "raise", "return", "try", "while", "with", "yield"];
   /* Tasks that wait for a person (an untyped task does too, as the check says). */
   var HUMAN_TASKS = ["bpmn:Task", "bpmn:UserTask", "bpmn:ManualTask"];
   var TASK_TYPES = ["bpmn:Task", "bpmn:UserTask", "bpmn:ManualTask", "bpmn:ScriptTask",
@@ -94,6 +99,40 @@
     return found;
   }
 
+  function isIdentifier(text) {
+    return IDENTIFIER.test(text) && KEYWORDS.indexOf(text) < 0;
+  }
+
+  function asText(value) {
+    return value === undefined || value === null ? "" : String(value);
+  }
+
+  /* A service task's spiffworkflow:serviceTaskOperator: SpiffWorkflow reads the last one. */
+  function operatorOf(object) {
+    var values = (object.extensionElements && object.extensionElements.values) || [];
+    var operators = values.filter(function (value) {
+      return isSpiff(value, "serviceTaskOperator");
+    });
+    return operators.length ? operators[operators.length - 1] : null;
+  }
+
+  /* What a service task calls, as the panel edits it: the connector (the operator's id), the
+     result variable and the parameters in order, each a name, an expression and its type. */
+  function serviceCall(object) {
+    var operator = operatorOf(object);
+    var parameters = [];
+    ((operator && operator.$children) || []).forEach(function (list) {
+      if (!isSpiff(list, "parameters")) { return; }
+      (list.$children || []).forEach(function (parameter) {
+        if (!isSpiff(parameter, "parameter")) { return; }
+        parameters.push({ name: asText(parameter.id), expression: asText(parameter.value),
+                          type: asText(parameter.type) || "str" });
+      });
+    });
+    return { connector: operator ? asText(operator.id) : "",
+             result: operator ? asText(operator.resultVariable) : "", parameters: parameters };
+  }
+
   function laneRole(name, roles) {
     var text = (name || "").trim();
     var match = LANE_ROLE.exec(text);
@@ -154,7 +193,19 @@
     this.syncs = [];
     this.element = null;
     this.counter = 0;
+    this.writing = false;
   }
+
+  /* Make an edit from a field that is being left: the focus may be on its way to another
+     field of the panel, so the panel is synced, not rebuilt under the click. */
+  Panel.prototype.leaving = function (write) {
+    this.writing = true;
+    try {
+      write();
+    } finally {
+      this.writing = false;
+    }
+  };
 
   Panel.prototype.t = function (key) {
     return this.texts[key] || key;
@@ -241,6 +292,61 @@
     this.modeling.updateModdleProperties(element, extension, { values: values });
   };
 
+  /* Make the service task call `call` (as serviceCall gives it) in one command. The operator
+     is replaced, not changed in place, so undo puts the old one back; its attributes and
+     children the panel does not edit (a retry...) and the other extension elements are kept. */
+  Panel.prototype.setServiceCall = function (element, call) {
+    var object = bo(element);
+    if (JSON.stringify(call) === JSON.stringify(serviceCall(object))) { return; }
+    var self = this;
+    var current = operatorOf(object);
+    var attributes = current ? attributesOf(current) : {};
+    attributes.id = call.connector;
+    delete attributes.resultVariable;
+    if (call.result) { attributes.resultVariable = call.result; }
+    var operator = this.moddle.createAny(
+      current ? current.$type : this.prefix() + ":serviceTaskOperator", SPIFF, attributes);
+    var parameterList = function (old) {
+      var list = old ? self.moddle.createAny(old.$type, SPIFF, attributesOf(old))
+        : self.spiffElement("parameters");
+      list.$children = call.parameters.map(function (row) {
+        var parameter = self.spiffElement("parameter",
+          { id: row.name, type: row.type || "str", value: row.expression });
+        parameter.$parent = list;
+        return parameter;
+      });
+      list.$parent = operator;
+      return list;
+    };
+    var children = [];
+    var placed = false;
+    ((current && current.$children) || []).forEach(function (child) {
+      if (!isSpiff(child, "parameters")) {
+        child.$parent = child.$parent || operator;
+        children.push(child);
+      } else if (!placed) {  // the parameters where they were, in one list
+        if (call.parameters.length) { children.push(parameterList(child)); }
+        placed = true;
+      }
+    });
+    if (!placed && call.parameters.length) { children.unshift(parameterList(null)); }
+    if (children.length) { operator.$children = children; }
+    var empty = !call.connector && !call.result && !children.length;  // nothing left to call
+    var extension = object.extensionElements;
+    if (!extension) {
+      extension = this.bpmnFactory.create("bpmn:ExtensionElements", { values: [operator] });
+      operator.$parent = extension;
+      extension.$parent = object;
+      this.modeling.updateModdleProperties(element, object, { extensionElements: extension });
+      return;
+    }
+    operator.$parent = extension;
+    var values = current ? extension.values.map(function (value) {
+      return value === current ? (empty ? null : operator) : value;
+    }).filter(Boolean) : extension.values.concat([operator]);
+    this.modeling.updateModdleProperties(element, extension, { values: values });
+  };
+
   // -- building the panel -----------------------------------------------------------------------
 
   /* A labelled control; `sync` puts the model's value back unless the person is typing in it. */
@@ -279,6 +385,7 @@
   /* A text input or textarea bound to a value: read() gives the model's value, write(text)
      changes the model; check(text) gives an inline problem or null. */
   Panel.prototype.text = function (label, options) {
+    var self = this;
     var control = options.multiline ? node("textarea", { rows: String(options.rows || 4),
       spellcheck: "false" }) : node("input", { type: "text", autocomplete: "off" });
     if (options.readOnly) { control.readOnly = true; }
@@ -299,7 +406,9 @@
     sync();
     control.addEventListener("input", check);
     if (!options.readOnly) {
-      control.addEventListener("change", function () { options.write(control.value); });
+      control.addEventListener("change", function () {
+        self.leaving(function () { options.write(control.value); });
+      });
     }
     this.syncs.push(sync);
     return made;
@@ -313,7 +422,10 @@
       var value = options.read() || "";
       control.textContent = "";
       var known = choices.some(function (pair) { return pair[0] === value; });
-      if (!known) { control.appendChild(option(value, value, true)); }  // shown, not lost
+      if (!known) {  // shown, not lost
+        control.appendChild(option(value, options.unknownLabel ? options.unknownLabel(value)
+          : value, true));
+      }
       choices.forEach(function (pair) {
         control.appendChild(option(pair[0], pair[1], pair[0] === value));
       });
@@ -371,6 +483,7 @@
     if (TASK_TYPES.indexOf(object.$type) >= 0) { this.taskType(element); }
     if (HUMAN_TASKS.indexOf(object.$type) >= 0) { this.humanTask(element); }
     if (is(element, "bpmn:ScriptTask")) { this.script(element); }
+    if (is(element, "bpmn:ServiceTask")) { this.serviceTask(element); }
     if (is(element, "bpmn:SequenceFlow") && (object.conditionExpression ||
         (element.source && isAny(element.source, CONDITIONAL_SOURCES)))) {
       this.condition(element);
@@ -501,6 +614,181 @@
         self.modeling.updateProperties(element, { script: value.trim() ? value : undefined });
       },
     });
+  };
+
+  /* The connector a service task calls, where its result goes and what it is called with. */
+  Panel.prototype.serviceTask = function (element) {
+    var self = this;
+    var object = bo(element);
+    var t = this.t.bind(this);
+    var connectors = this.config.connectors || [];
+    var change = function (edit) {
+      var call = serviceCall(object);
+      edit(call);
+      self.setServiceCall(element, call);
+    };
+    this.heading(t("service_heading"));
+    var connector = this.select(t("connector"), [["", t("choose_connector")]].concat(
+      connectors.map(function (name) { return [name, name]; })), {
+      name: "connector", hint: t("connector_hint"),
+      unknownLabel: function (name) {
+        return t("connector_not_registered").replace("{name}", name);
+      },
+      read: function () { return serviceCall(object).connector; },
+      write: function (name) { change(function (call) { call.connector = name; }); },
+    });
+    var checkConnector = function () {
+      var name = serviceCall(object).connector;
+      connector.problem(!name ? t("connector_missing")
+        : connectors.indexOf(name) < 0 ? t("connector_unregistered") : null);
+    };
+    checkConnector();
+    this.syncs.push(checkConnector);
+    this.text(t("result_variable"), {
+      name: "result_variable", monospace: true, placeholder: "stock", hint: t("result_hint"),
+      read: function () { return serviceCall(object).result; },
+      check: function (value) {
+        return !value.trim() || isIdentifier(value.trim()) ? null : t("result_bad");
+      },
+      write: function (value) { change(function (call) { call.result = value.trim(); }); },
+    });
+    this.parameters(object, change);
+  };
+
+  /* The service task's parameters: a row each, a name and an expression. A row is written once
+     it has a name; until then it stays in the panel only. */
+  Panel.prototype.parameters = function (object, change) {
+    var self = this;
+    var t = this.t.bind(this);
+    var titleId = "gx-prop-" + (++this.counter);
+    var wrap = node("div", { className: "gx-prop", "data-parameters": "" });
+    var title = node("p", { id: titleId });
+    title.appendChild(node("strong", {}, t("parameters")));
+    wrap.appendChild(title);
+    var none = node("p", { className: "muted" }, t("parameters_none"));
+    var table = node("table",
+      { "aria-labelledby": titleId, "aria-describedby": titleId + "-hint" });
+    var head = node("tr");
+    head.appendChild(node("th", { scope: "col" }, t("name")));
+    head.appendChild(node("th", { scope: "col" }, t("expression")));
+    var actions = node("th", { scope: "col" });
+    actions.appendChild(node("span", { className: "visually-hidden" }, t("remove")));
+    head.appendChild(actions);
+    table.appendChild(node("thead")).appendChild(head);
+    var rows = table.appendChild(node("tbody"));
+    var error = node("p", { className: "field-error", role: "alert", hidden: "" });
+    var add = node("button", { type: "button", className: "secondary", "data-add-parameter": "" },
+      t("add_parameter"));
+    wrap.appendChild(none);
+    wrap.appendChild(table);
+    wrap.appendChild(error);
+    wrap.appendChild(node("p", { className: "gx-hint", id: titleId + "-hint" },
+      t("parameters_hint")));
+    wrap.appendChild(add);
+    this.body.appendChild(wrap);
+
+    var shown = function () {  // the rows in the panel: name, expression, type, inputs
+      return Array.prototype.map.call(rows.children, function (row) {
+        var inputs = row.querySelectorAll("input");
+        return { name: inputs[0].value.trim(), expression: inputs[1].value.trim(),
+                 type: row.dataset.type, inputs: inputs };
+      });
+    };
+    var named = function () {
+      return shown().filter(function (row) { return row.name; }).map(function (row) {
+        return { name: row.name, expression: row.expression, type: row.type };
+      });
+    };
+    var check = function () {
+      var problems = [];
+      var names = {};
+      shown().forEach(function (row, index) {
+        var reasons = [];
+        var nameBad = false;
+        if (!row.name) {
+          if (row.expression) { reasons.push(t("parameter_name_missing")); nameBad = true; }
+        } else if (!isIdentifier(row.name)) {
+          reasons.push(t("parameter_name_bad"));
+          nameBad = true;
+        } else if (names[row.name]) {
+          reasons.push(t("parameter_name_twice"));
+          nameBad = true;
+        }
+        names[row.name] = true;
+        var expressionBad = !!row.name && !row.expression;
+        if (expressionBad) { reasons.push(t("parameter_expression_missing")); }
+        row.inputs[0].setAttribute("aria-invalid", nameBad ? "true" : "false");
+        row.inputs[1].setAttribute("aria-invalid", expressionBad ? "true" : "false");
+        if (reasons.length) {
+          problems.push(t("parameter_problem").replace("{number}", String(index + 1)) + " " +
+                        reasons.join(" "));
+        }
+      });
+      error.textContent = problems.join(" ");
+      error.hidden = !problems.length;
+      none.hidden = rows.children.length > 0;
+      table.hidden = !none.hidden;
+    };
+    var write = function () {
+      check();
+      var written = named();
+      self.leaving(function () { change(function (call) { call.parameters = written; }); });
+    };
+    var renumber = function () {
+      Array.prototype.forEach.call(rows.children, function (row, index) {
+        var number = String(index + 1);
+        var inputs = row.querySelectorAll("input");
+        inputs[0].setAttribute("aria-label", t("parameter_name").replace("{number}", number));
+        inputs[1].setAttribute("aria-label",
+          t("parameter_expression").replace("{number}", number));
+        var remove = row.querySelector("button");
+        remove.setAttribute("aria-label", t("remove_parameter").replace("{number}", number));
+        remove.title = remove.getAttribute("aria-label");
+      });
+    };
+    var addRow = function (parameter) {
+      var row = node("tr", { "data-parameter": "" });
+      row.dataset.type = parameter.type || "str";
+      var name = node("input", { type: "text", autocomplete: "off", spellcheck: "false",
+                                 "data-parameter-name": "" });
+      var expression = node("input", { type: "text", autocomplete: "off", spellcheck: "false",
+                                       className: "gx-code", "data-parameter-expression": "" });
+      name.value = parameter.name;
+      expression.value = parameter.expression;
+      var remove = node("button", { type: "button", className: "link" }, "\u00d7");
+      [name, expression, remove].forEach(function (control) {
+        row.appendChild(node("td")).appendChild(control);
+      });
+      [name, expression].forEach(function (control) {
+        control.addEventListener("input", check);
+        control.addEventListener("change", write);
+      });
+      remove.addEventListener("click", function () {
+        rows.removeChild(row);
+        renumber();
+        add.focus();
+        write();
+      });
+      rows.appendChild(row);
+      renumber();
+      return row;
+    };
+    add.addEventListener("click", function () {
+      addRow({ name: "", expression: "", type: "str" }).querySelector("input").focus();
+      check();
+    });
+    var sync = function () {  // the model's rows, unless they are the ones shown (an undo...)
+      var model = serviceCall(object).parameters;
+      if (JSON.stringify(model) !== JSON.stringify(named()) &&
+          !table.contains(document.activeElement)) {
+        rows.textContent = "";
+        model.forEach(addRow);
+      }
+      check();
+    };
+    serviceCall(object).parameters.forEach(addRow);
+    check();
+    this.syncs.push(sync);
   };
 
   Panel.prototype.condition = function (element) {
@@ -752,7 +1040,7 @@
     });
     eventBus.on(["selection.changed", "root.set"], function () { panel.render(); });
     eventBus.on("elements.changed", function (event) {
-      if (panel.aside.contains(document.activeElement)) {
+      if (panel.writing || panel.aside.contains(document.activeElement)) {
         panel.sync();  // the person is in a field: refresh the others, keep the layout
         return;
       }
