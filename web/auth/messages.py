@@ -24,6 +24,9 @@ add_messages(
         "To move it to a new phone, set it up again: the old phone and your recovery codes "
         "stop working.": "如需换到新手机，请重新设置：旧手机和恢复码将失效。",
         "Your password": "您的密码",
+        # the page frame every page shares, the log-in page's too (templates/base.html)
+        "Skip to main content": "跳到主要内容",
+        "Main menu": "主菜单",
         # refusals of log-in, password change and two-factor set-up (engine.identity.service)
         "This account is deactivated. Ask your administrator.": "此账户已停用，请联系系统管理员。",
         "This account is locked after too many failed log-ins. Ask your administrator to "

@@ -14,6 +14,7 @@ ZH: dict[str, str] = {
     "Review pending": "待审核", "Approved": "已批准", "Rejected": "已拒绝",
     "Records": "记录", "Active": "启用", "Deactivated": "已停用", "All": "全部",
     "Search": "搜索", "Electronic signature": "电子签名",
+    "Action": "操作",  # the header of a column of buttons, read by screen readers
     "Signing is the legally binding equivalent of your handwritten signature.":
         "电子签名与手写签名具有同等法律效力。",
     "This is your first signature in this session: enter your user name and password.":
