@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from engine import audit
@@ -24,7 +25,8 @@ processes_cli = AppGroup("processes", help="BPMN process definitions.")
 def validate_command(files: tuple[str, ...]) -> None:
     """Check BPMN files: one line per file, OK or REFUSED with the element id and reason.
 
-    Runs without a database: call activities may name any process in the files given.
+    Runs without a database: call activities may name any process in the files given; service
+    tasks, any connector this installation has (the engine's and its plugins').
     """
     documents: dict[str, bytes | None] = {}
     for name in files:
@@ -45,7 +47,8 @@ def validate_command(files: tuple[str, ...]) -> None:
         if xml is None:
             refused += 1
             continue
-        result = validate_bpmn(xml, Path(name).name, called_processes=keys)
+        result = validate_bpmn(xml, Path(name).name, called_processes=keys,
+                               connectors=set(current_app.extensions["gxpflow.runtime"].connectors))
         if result.ok:
             click.echo(f"{name}: OK ({result.process_key})")
             continue

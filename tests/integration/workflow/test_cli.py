@@ -43,6 +43,17 @@ def test_validate_prints_one_line_per_file_and_exits_1_on_any_refusal(
     assert f"{empty}: REFUSED ((document)) The file is empty." in lines
     assert any(line.startswith(f"{broken}: REFUSED ((document)) ") for line in lines)
 
+    # A service task may call the connectors this installation has, as deploying checks.
+    stock_check = project_root / "tests" / "integration" / "workflow" / "bpmn" / "stock_check.bpmn"
+    unknown = tmp_path / "unknown_connector.bpmn"
+    unknown.write_bytes(stock_check.read_bytes().replace(b"gxpflow.stock_on_hand", b"erp.level"))
+    result = gxpflow(app, "validate", str(stock_check), str(unknown))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{stock_check}: OK (stock_check)",
+        f"{unknown}: REFUSED (Task_count) The service task calls the connector 'erp.level', "
+        "which is not registered (registered: gxpflow.stock_on_hand)."]
+
 
 def test_deploy_is_signed_by_a_process_owner(app: Flask) -> None:
     with app.app_context():
