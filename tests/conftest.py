@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,25 @@ def make_user(app: Flask) -> Any:
             return user
 
     return factory
+
+
+@pytest.fixture
+def settled(request: pytest.FixtureRequest, stack: backends.Stack) -> Callable[..., None]:
+    """`settled(done)`: wait until `done()` holds; at once when Celery is eager, after the real
+    worker's turn on the production stack (its log is shown if the work is not done in time)."""
+    from engine.db import db
+
+    worker = request.getfixturevalue("worker") if stack.backend == "production" else None
+
+    def wait(done: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            db.session.rollback()
+            if done():
+                return
+            if time.monotonic() > deadline:
+                log = worker.log()[-3000:] if worker is not None else ""
+                raise AssertionError(f"the worker's work was not done in time\n{log}")
+            time.sleep(0.2)
+
+    return wait

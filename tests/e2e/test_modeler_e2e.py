@@ -102,6 +102,21 @@ def properties(element: Any) -> dict[str, str]:
         "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
 
 
+
+def deploy_version_2(app: Flask, page: Any, note: str) -> Any:
+    """Deploy the modeler's diagram as quick_check version 2, signed by olga; its XML root."""
+    page.locator("#note").fill(note)
+    page.locator("#sig-username").fill("olga")
+    page.locator("#sig-password").fill(PASSWORD)
+    page.get_by_role("button", name="Deploy as new version").click()
+    page.wait_for_url("**/processes/definitions/*")
+    assert "Deployed quick_check version 2, signed." in page.locator(".flash").inner_text()
+    with app.app_context():
+        deployed = store.active_definition("quick_check")
+        assert deployed is not None and deployed.version == 2
+        return etree.fromstring(deployed.bpmn_xml.encode("utf-8"))
+
+
 def test_a_process_owner_edits_checks_and_deploys_with_the_properties_panel(
     app: Flask, live_server: str, page: Any, screenshot: Any, make_user: Any, errors: list[str]
 ) -> None:
@@ -162,17 +177,7 @@ def test_a_process_owner_edits_checks_and_deploys_with_the_properties_panel(
     assert verdict == "No problems found in the diagram."
     screenshot("modeler-panel-checked")
 
-    page.locator("#note").fill("Inspect as a receiving step; a second check after it.")
-    page.locator("#sig-username").fill("olga")
-    page.locator("#sig-password").fill(PASSWORD)
-    page.get_by_role("button", name="Deploy as new version").click()
-    page.wait_for_url("**/processes/definitions/*")
-    assert "Deployed quick_check version 2, signed." in page.locator(".flash").inner_text()
-
-    with app.app_context():
-        deployed = store.active_definition("quick_check")
-        assert deployed is not None and deployed.version == 2
-        root = etree.fromstring(deployed.bpmn_xml.encode("utf-8"))
+    root = deploy_version_2(app, page, "Inspect as a receiving step; a second check after it.")
     first = properties(root.find(".//bpmn:userTask[@id='Task_check']", NS))
     assert json.loads(first.pop("form"))["fields"][0]["name"] == "result"
     assert first == {"step": "receiving.inspect", "due_hours": "12", "signature": "performed"}
@@ -383,16 +388,7 @@ def test_a_task_becomes_a_service_task_calling_a_connector(
     kept = [etree.QName(e).localname for e in task.find("bpmn:extensionElements", NS)]
     assert kept == ["properties", "instructionsForEndUser", "preScript", "serviceTaskOperator"]
 
-    page.locator("#note").fill("The check reads the stock on hand.")
-    page.locator("#sig-username").fill("olga")
-    page.locator("#sig-password").fill(PASSWORD)
-    page.get_by_role("button", name="Deploy as new version").click()
-    page.wait_for_url("**/processes/definitions/*")
-    assert "Deployed quick_check version 2, signed." in page.locator(".flash").inner_text()
-    with app.app_context():
-        deployed = store.active_definition("quick_check")
-        assert deployed is not None and deployed.version == 2
-        root = etree.fromstring(deployed.bpmn_xml.encode("utf-8"))
+    root = deploy_version_2(app, page, "The check reads the stock on hand.")
     assert service_call(root.find(".//bpmn:serviceTask[@id='Task_check']", NS)) == (
         "gxpflow.stock_on_hand", "stock",
         [("product", "str", '"P-100"'), ("site", "str", '"WH1"')])

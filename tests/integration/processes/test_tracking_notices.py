@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
@@ -70,22 +69,14 @@ def sink() -> Iterator[str]:
 
 
 @pytest.fixture
-def delivered(request: pytest.FixtureRequest, stack: Any, app: Flask
-              ) -> Callable[[Callable[[], bool]], None]:
-    """Wait until reports are delivered: at once when embedded (Celery eager), through a real
-    worker on the production stack. Cleans the outbox first (the instance folder is shared)."""
-    worker = request.getfixturevalue("worker") if stack.backend == "production" else None
+def delivered(settled: Callable[..., None], app: Flask) -> Callable[[Callable[[], bool]], None]:
+    """Wait until reports are delivered (see `settled`), in an app context of its own. Cleans
+    the outbox first (the instance folder is shared)."""
     shutil.rmtree(Path(app.instance_path) / "outbox", ignore_errors=True)
 
     def wait(done: Callable[[], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
         with app.app_context():
-            while not done():
-                db.session.rollback()
-                if time.monotonic() > deadline:
-                    log = worker.log()[-3000:] if worker is not None else ""
-                    raise AssertionError(f"tracking reports were not delivered in time\n{log}")
-                time.sleep(0.2)
+            settled(done, timeout)
             db.session.rollback()
 
     return wait

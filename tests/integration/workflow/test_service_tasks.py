@@ -7,7 +7,6 @@ applied twice (a redelivered task-queue message changes nothing)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,6 @@ from tests.support.web import login, submit
 
 HERE = Path(__file__).parent / "bpmn"
 Wait = Callable[[Callable[[], bool]], None]
-
-
-@pytest.fixture
-def settled(request: pytest.FixtureRequest, stack: Any) -> Wait:
-    """Wait until a condition holds: at once when eager, after the real worker's turn on the
-    production stack (its log is shown if it does not come)."""
-    worker = request.getfixturevalue("worker") if stack.backend == "production" else None
-
-    def wait(done: Callable[[], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            db.session.rollback()
-            if done():
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError("the service call did not settle in time\n"
-                                     + (worker.log()[-3000:] if worker is not None else ""))
-            time.sleep(0.2)
-
-    return wait
 
 
 def start(world: World, site: str) -> int:
