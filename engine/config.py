@@ -66,6 +66,11 @@ class Settings:
     ("Host names, IP addresses or networks (CIDR), comma-separated, that recall and tracking "
      "webhooks may reach although they are internal (private, loopback, link-local); "
      "empty: webhooks go to public addresses only.")
+    pdf_font: str = ""
+    ("A TrueType font file (.ttf or .ttc) with Chinese glyphs, embedded in PDFs (delivery notes, "
+     "recall reports); empty: the first installed of Debian's fonts-wqy-zenhei, "
+     "fonts-wqy-microhei, fonts-arphic-uming, else the PDF names the CID font STSong-Light, "
+     "which the reader supplies.")
     workers: int = 2
     "gunicorn worker processes for `gxpflow serve` in production."
     instance_path: str = ""
@@ -150,6 +155,8 @@ def _checked(s: Settings, instance_path: Path) -> Settings:
             f"GXPFLOW_DEFAULT_TIMEZONE={s.default_timezone!r} is not an IANA time zone "
             "(for example Asia/Shanghai)"
         ) from None
+    if s.pdf_font and not Path(s.pdf_font).is_file():
+        raise ConfigError(f"GXPFLOW_PDF_FONT={s.pdf_font!r} is not a font file")
     try:
         allow_list(s.webhook_allowed_hosts)
     except ValueError as bad:

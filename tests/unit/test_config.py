@@ -49,6 +49,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ({"GXPFLOW_BROKER_URL": "http://h"}, "must be a redis:// or amqp:// URL"),
         ({"GXPFLOW_DEFAULT_TIMEZONE": "Mars/Base"}, "is not an IANA time zone"),
         ({"GXPFLOW_DEFAULT_LOCALE": "fr"}, "GXPFLOW_DEFAULT_LOCALE='fr'"),
+        ({"GXPFLOW_PDF_FONT": "/nowhere/font.ttc"}, "is not a font file"),
         ({"GXPFLOW_MODE": "production"}, "GXPFLOW_SECRET_KEY is not set"),
         ({"GXPFLOW_MODE": "production", "GXPFLOW_SECRET_KEY": "short"}, "at least 32"),
     ],

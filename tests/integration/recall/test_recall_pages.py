@@ -4,6 +4,7 @@ customer, record acknowledgements, close with a signature, read the report and i
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,11 @@ def test_start_follow_and_close_a_recall(app: Flask, client: FlaskClient, make_u
     pdf = client.get(f"/recalls/{recall.id}/report.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF")
+    from web import pdf as pdfs
+
+    if any(Path(path).is_file() for path in pdfs.FONT_FILES):  # the test set-up installs one
+        # The Chinese glyphs used travel in the file: any reader shows them.
+        assert b"/FontFile2" in pdf.data and b"STSong" not in pdf.data
     listing = client.get("/recalls/?q=" + recall.number).get_data(as_text=True)
     assert recall.number in listing
     with app.app_context():
