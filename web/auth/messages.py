@@ -27,6 +27,7 @@ add_messages(
         # the page frame every page shares, the log-in page's too (templates/base.html)
         "Skip to main content": "跳到主要内容",
         "Main menu": "主菜单",
+        ", sorted ascending": "，升序排列", ", sorted descending": "，降序排列",
         # refusals of log-in, password change and two-factor set-up (engine.identity.service)
         "This account is deactivated. Ask your administrator.": "此账户已停用，请联系系统管理员。",
         "This account is locked after too many failed log-ins. Ask your administrator to "
