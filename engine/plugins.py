@@ -30,8 +30,9 @@ class Plugin:
 def register_connector(app: Any, name: str, connector: Callable[..., Any]) -> None:
     """Make `connector` callable from BPMN service tasks as `name` (their
     spiffworkflow:serviceTaskOperator id). It is called with `idempotency_key` and the task's
-    parameters, returns a JSON-able dict and raises to fail; see engine.processes.connectors.
-    A name already taken (by the engine or another plugin) is refused."""
+    parameters as keyword arguments (a parameter it does not accept fails the call at run time),
+    returns a JSON-able dict and raises to fail; see engine.processes.connectors. A name
+    already taken (by the engine or another plugin) is refused."""
     connectors = app.extensions["gxpflow.runtime"].connectors
     if name in connectors:
         raise ValueError(f"a connector named {name!r} is registered already")

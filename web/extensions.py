@@ -21,6 +21,8 @@ TASK_MODULES: list[str] = [
 #: Periodic tasks run by `gxpflow beat` (times in UTC).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "workflow-timers": {"task": "gxpflow.workflow.fire_timers", "schedule": 30.0},
+    "workflow-service-calls": {"task": "gxpflow.workflow.resend_service_calls",
+                               "schedule": 300.0},
     "recall-escalate-overdue": {"task": "gxpflow.recall.escalate_overdue", "schedule": 300.0},
     # Expiry is judged by each site's calendar date, and sites span time zones, so the
     # expired-stock scan runs every hour; it moves only what has become expired since.

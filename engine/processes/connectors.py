@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, NotFound
 from engine.ledger import service as ledger
 from engine.masterdata import service as md
 
@@ -29,9 +29,14 @@ def stock_on_hand(*, idempotency_key: str, product: str, site: str,
         raise InvalidInput(f"No product with code or GTIN {product!r}.",
                            zh=f"没有编码或 GTIN 为 {product!r} 的产品。",
                            fields={"product": "Unknown product."})
-    where = md.get_site(str(site))
+    try:
+        where = md.get_site(str(site))
+    except NotFound:
+        raise InvalidInput(f"No site with code {site!r}.", zh=f"没有代码为 {site!r} 的仓库。",
+                           fields={"site": "Unknown site."}) from None
+    chosen = None
     if lot:
-        chosen = ledger.find_lot(found, str(lot))
+        chosen = ledger.find_lot(found, str(lot).strip())
         if chosen is None:
             raise InvalidInput(f"No lot {lot!r} of {found.code}.",
                                zh=f"产品 {found.code} 没有批号 {lot!r}。",
@@ -42,7 +47,8 @@ def stock_on_hand(*, idempotency_key: str, product: str, site: str,
             by_status[row.status] = by_status.get(row.status, 0) + row.quantity
     else:
         by_status = ledger.on_hand_by_status(product=found, site=where)
-    return {"product": found.code, "site": where.code, "lot": lot or None,
+    return {"product": found.code, "site": where.code,
+            "lot": chosen.lot_no if chosen is not None else None,
             "by_status": by_status, "available": by_status.get("available", 0),
             "total": sum(by_status.values())}
 

@@ -20,6 +20,7 @@ problems, each naming the element and the reason. The conventions it checks:
 from __future__ import annotations
 
 import functools
+import keyword
 import math
 import re
 import threading
@@ -446,13 +447,25 @@ def _spec_problems(spec: BpmnProcessSpec, known_processes: frozenset[str],
                 "allowed process.",
                 f"调用活动调用的 '{called}' 既不在本文件中，也不是允许调用的流程。"))
         operation = getattr(task_spec, "operation_name", None)
-        if connectors is not None and operation is not None and operation not in connectors:
+        if operation is not None and not str(operation).strip():
+            yield Problem(element_id, Bilingual("The service task names no connector.",
+                                                "服务任务未指明连接器。"))
+        elif connectors is not None and operation is not None and operation not in connectors:
             named = clip(str(operation))
             offered = ", ".join(sorted(connectors)) or "none"
             yield Problem(element_id, Bilingual(
                 f"The service task calls the connector '{named}', which is not registered "
                 f"(registered: {offered}).",
                 f"服务任务调用的连接器 '{named}' 未注册（已注册：{offered}）。"))
+        result = getattr(task_spec, "result_variable", None) if operation is not None else None
+        if result is not None and not (str(result).isidentifier()
+                                       and not keyword.iskeyword(str(result))
+                                       and not str(result).startswith("__")):
+            shown = clip(str(result))
+            yield Problem(element_id, Bilingual(
+                f"The result variable '{shown}' is not a name scripts can use (letters, digits "
+                "and _, not starting with a digit or __).",
+                f"结果变量 '{shown}' 不是脚本可用的名称（字母、数字和 _，不以数字或 __ 开头）。"))
         if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_id", None):
             for reason in _human_task_problems(task_spec):
                 yield Problem(element_id, reason)

@@ -17,13 +17,26 @@ def fire_timers() -> int:
     return fired
 
 
-@shared_task(name="gxpflow.workflow.run_service_call", time_limit=300, acks_late=True)
+@shared_task(name="gxpflow.workflow.run_service_call", soft_time_limit=270, time_limit=300,
+             acks_late=True)
 def run_service_call(call_id: int) -> None:
-    """Call a service task's connector once and apply its result (safe to run twice)."""
+    """Call a service task's connector once and apply its result (safe to run twice). A
+    connector still running after 270 s is stopped (SoftTimeLimitExceeded): the call fails and
+    the instance stops in error, for an administrator to retry."""
     from engine.workflow.runtime import current_runtime
 
     current_runtime().run_service_call(call_id)
     db.session.commit()
+
+
+@shared_task(name="gxpflow.workflow.resend_service_calls", time_limit=300)
+def resend_service_calls() -> int:
+    """Send again the service calls still pending ten minutes after they were sent (beat)."""
+    from engine.workflow.runtime import current_runtime
+
+    sent = current_runtime().resend_stale_service_calls()
+    db.session.commit()
+    return sent
 
 
 @shared_task(name="gxpflow.workflow.deliver_message", time_limit=300)

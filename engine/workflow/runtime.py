@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.mixins import ServiceTaskMixin, UserTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy import bindparam, delete, inspect, or_, select, update
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -731,7 +731,7 @@ class Runtime:
                 db.session.add(call)
                 db.session.flush()
                 if self.dispatch is not None:
-                    self.dispatch(call.id)
+                    self._send(call)
                     continue
             if call.status == "pending" and self.dispatch is None:
                 self._invoke(call)
@@ -745,6 +745,28 @@ class Runtime:
                 raise GxpError(f"The service {call.connector} failed: {call.error}",
                                code="service_failed")
         return progressed
+
+    def _send(self, call: ServiceCall) -> None:
+        assert self.dispatch is not None
+        call.dispatched_at = utcnow()
+        self.dispatch(call.id)
+
+    def resend_stale_service_calls(self, older_than: timedelta = timedelta(minutes=10)) -> int:
+        """Send again the calls still pending long after they were sent (a lost message: the
+        broker was down at commit, a worker died); a call runs at most `time_limit` seconds, so
+        one this old is not running. Returns how many were sent."""
+        if self.dispatch is None:
+            return 0
+        stale = list(db.session.scalars(select(ServiceCall).join(
+            ProcessInstance, ProcessInstance.id == ServiceCall.instance_id).where(
+            ServiceCall.status == "pending", ProcessInstance.status == "running",
+            or_(ServiceCall.dispatched_at.is_(None),
+                ServiceCall.dispatched_at < utcnow() - older_than))))
+        for call in stale:
+            log.warning("service call %s (%s) was still pending: sent again", call.id,
+                        call.connector)
+            self._send(call)
+        return len(stale)
 
     def _invoke(self, call: ServiceCall) -> None:
         connector = self.connectors.get(call.connector)
@@ -800,7 +822,7 @@ class Runtime:
                 ServiceCall.instance_id == instance.id, ServiceCall.status == "failed")):
             call.status = "pending"
             if self.dispatch is not None:  # a worker calls it again (eager: the advance does)
-                self.dispatch(call.id)
+                self._send(call)
         instance.status = "running"
         audit.record(actor, "instance.retry", "process_instance", instance.id)
         self._history(instance, None, "retry", actor, {})

@@ -179,9 +179,10 @@ def verify() -> str:
 @requires("audit.view")
 def export() -> Response:
     """The filtered events as CSV, oldest first, streamed; times in UTC, hashes included, so
-    anyone can recompute the chain from the file. A text that starts like a formula (= + - @)
-    is written with one apostrophe in front, so a spreadsheet shows it instead of running it;
-    `plain_cell` gives the stored value back."""
+    anyone can recompute the chain from the file. A text that starts like a formula (= + - @,
+    tab, carriage return) or with an apostrophe is written with one apostrophe in front, so a
+    spreadsheet shows it instead of running it; `plain_cell` (strip one leading apostrophe)
+    gives the stored value back."""
     filters = read_filters()
     if filters.errors:
         return Response("; ".join(filters.errors.values()), status=422,

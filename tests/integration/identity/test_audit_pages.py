@@ -179,7 +179,8 @@ def test_the_csv_export_shows_a_formula_as_text_and_keeps_the_chain_checkable(
                 stored[int(row["seq"])].reason, stored[int(row["seq"])].actor_name]
             assert audit.event_hash(
                 int(row["seq"]), stored[int(row["seq"])].at, None, plain_cell(row["actor_name"]),
-                row["action"], row["entity_type"], row["entity_id"], plain_cell(row["before"]),
+                plain_cell(row["action"]), plain_cell(row["entity_type"]),
+                plain_cell(row["entity_id"]), plain_cell(row["before"]),
                 plain_cell(row["after"]), plain_cell(row["reason"]), row["prev_hash"],
             ) == row["hash"]
 

@@ -8,6 +8,7 @@ applied twice (a redelivered task-queue message changes nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from sqlalchemy import func, select
 from engine import audit, plugins
 from engine.audit import AuditEvent
 from engine.db import db
+from engine.errors import InvalidInput
 from engine.masterdata import service as md
+from engine.processes import connectors
 from engine.workflow import store
 from engine.workflow.models import HumanTask, ProcessInstance, ServiceCall
 from engine.workflow.runtime import current_runtime
@@ -65,6 +68,12 @@ def test_a_service_task_reads_the_ledger_into_the_task_data(
     assert calls(instance_id) == [("gxpflow.stock_on_hand", "done", 1)]
     events = [h.event for h in current_runtime().history(instance_id)]
     assert "service" in events
+    one_lot = connectors.stock_on_hand(idempotency_key="k", product="06901234000023", site="SH",
+                                       lot=" T2 ")
+    assert (one_lot["lot"], one_lot["by_status"]) == ("T2", {"available": 5})
+    with pytest.raises(InvalidInput) as unknown:
+        connectors.stock_on_hand(idempotency_key="k", product="THERMO", site="SH", lot="T9")
+    assert unknown.value.zh == "产品 THERMO 没有批号 'T9'。"
 
 
 def test_a_failing_connector_stops_the_instance_until_an_administrator_retries(
@@ -155,3 +164,49 @@ def test_a_service_task_calling_no_registered_connector_is_refused_at_deploy(ctx
         "registered (registered: gxpflow.stock_on_hand).")]
     assert refused.value.problems[0].reason.zh.startswith("服务任务调用的连接器")
     assert validate_bpmn(xml, "x.bpmn").ok, "outside the app nothing says what is registered"
+
+
+def test_a_call_whose_message_was_lost_is_sent_again(ctx: Flask, make_user: Any) -> None:
+    """On the production stack a call goes to a worker after commit; if that message is lost
+    (the broker was down, a worker died) the beat's sweep sends the call again, and an
+    administrator's retry sends a failed one again."""
+    runtime = current_runtime()
+    sent: list[int] = []
+    dispatch = runtime.dispatch
+    runtime.dispatch = sent.append
+    try:
+        world = build_world(make_user)
+        instance_id = start(world, "SH")
+        call = db.session.scalar(select(ServiceCall).where(
+            ServiceCall.instance_id == instance_id))
+        assert sent == [call.id] and call.status == "pending" and call.dispatched_at
+        assert runtime.resend_stale_service_calls() == 0, "sent a moment ago: still on its way"
+        assert runtime.resend_stale_service_calls(older_than=timedelta(0)) == 1
+        assert sent == [call.id, call.id]
+        call.status, call.error = "failed", "TimeoutError"
+        db.session.get(ProcessInstance, instance_id).status = "error"
+        db.session.flush()
+        runtime.retry(make_user("ada", "administrator"), instance_id)
+        assert sent == [call.id] * 3 and call.status == "pending"
+    finally:
+        runtime.dispatch = dispatch
+        db.session.rollback()
+
+
+@pytest.mark.parametrize(("operator", "reason"), [
+    (b'<spiffworkflow:serviceTaskOperator id="" resultVariable="stock">',
+     "The service task names no connector."),
+    (b'<spiffworkflow:serviceTaskOperator id="gxpflow.stock_on_hand" resultVariable="1 bad">',
+     "The result variable '1 bad' is not a name scripts can use"),
+    (b'<spiffworkflow:serviceTaskOperator id="gxpflow.stock_on_hand" '
+     b'resultVariable="__builtins__">',
+     "The result variable '__builtins__' is not a name scripts can use"),
+])
+def test_a_service_task_without_a_connector_or_a_usable_result_name_is_refused(
+        ctx: Flask, operator: bytes, reason: str) -> None:
+    xml = (HERE / "stock_check.bpmn").read_bytes().replace(
+        b'<spiffworkflow:serviceTaskOperator id="gxpflow.stock_on_hand" resultVariable="stock">',
+        operator)
+    result = store.validate(xml, "stock_check.bpmn")
+    assert [p.element_id for p in result.problems] == ["Task_count"]
+    assert result.problems[0].reason.startswith(reason)
