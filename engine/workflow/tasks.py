@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, NotFound
 from engine.workflow.definitions import DefinitionInvalid, UserTaskMeta, user_task_meta
-from engine.workflow.forms import FormInvalid
+from engine.workflow.forms import FormInvalid, FormSpecInvalid, parse_form
 from engine.workflow.scripting import NotStorable, RestrictedScriptEngine, as_task_data
 
 
@@ -214,5 +214,15 @@ def field_labels(definition_id: int, workflow: Callable[[], BpmnWorkflow]) -> La
                 for form_field in meta.form.fields if meta.form else ():
                     if form_field.label:
                         step.setdefault(form_field.name, form_field.label)
+            # What the start form asked (the "started" entry, which has no step).
+            for event in getattr(spec, "bpmn_start_events", ()):
+                properties = (getattr(event, "extensions", None) or {}).get("properties") or {}
+                try:
+                    form = parse_form(str(properties["form"])) if properties.get("form") else None
+                except FormSpecInvalid:
+                    continue
+                for form_field in form.fields if form else ():
+                    if form_field.label:
+                        found.setdefault("", {}).setdefault(form_field.name, form_field.label)
         _LABELS[definition_id] = found
     return found

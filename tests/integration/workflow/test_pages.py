@@ -449,6 +449,7 @@ def test_start_from_a_page_with_the_start_form(
     assert "its first task is yours" in text(client.get(started.headers["Location"]))
     page = text(client.get(f"/processes/instances/{started_instance(app, started)}"))
     assert "Lot check" in page and "Check" in page
+    assert '<dt title="lot">Lot</dt>' in page, "the start data named as the start form names it"
     states = json.loads(re.search(r'id="diagram-states">([^<]*)<', page).group(1))
     assert states == {"elements": {"StartEvent_1": "done", "Task_check": "active"},
                       "flows": [["StartEvent_1", "Task_check"]]}
