@@ -87,3 +87,11 @@ def test_a_bilingual_text_keeps_its_chinese_when_copied_or_pickled() -> None:
     for copied in (copy.copy(text), copy.deepcopy(text), pickle.loads(pickle.dumps(text))):
         assert isinstance(copied, Bilingual)
         assert (str(copied), copied.zh) == ("Lot L1 is held.", "批号 L1 已冻结。")
+
+
+def test_quarantined_stock_and_the_gate_s_quarantine_read_apart(app: Flask) -> None:
+    """GSP's 待验 is the stock status; 隔离 is what a rule's quarantine effect does."""
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert translate("quarantine") == "待验"
+        assert translate("quarantine", context="effect") == "隔离"
+        assert translate("block", context="effect") == translate("block")

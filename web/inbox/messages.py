@@ -87,5 +87,5 @@ add_messages({
     "retry": "重试", "blocked": "被拦截", "pending": "待执行", "done": "已完成",
     "failed": "失败",
     # gate verdict effects (the others read as on the rule pack pages)
-    "warn": "警告", "quarantine": "隔离", "notify_within": "限期通知", "verdict": "判定",
+    "warn": "警告", "effect|quarantine": "隔离", "notify_within": "限期通知", "verdict": "判定",
 })

@@ -66,7 +66,7 @@ add_messages({
     "warn": "警告",
     "require_signature": "要求电子签名",
     "require_second_person": "要求第二人复核",
-    "quarantine": "隔离",
+    "effect|quarantine": "隔离",
     "notify_within": "限期通知",
     "require_fields": "要求填写字段",
     "From version": "起始版本",
