@@ -95,3 +95,13 @@ def test_quarantined_stock_and_the_gate_s_quarantine_read_apart(app: Flask) -> N
         assert translate("quarantine") == "待验"
         assert translate("quarantine", context="effect") == "隔离"
         assert translate("block", context="effect") == translate("block")
+
+
+@pytest.mark.parametrize("module", ["web.ledger.messages", "web.masterdata.messages"])
+def test_a_feature_s_own_words_are_the_words_shown(app: Flask, module: str) -> None:
+    """These features add only the words the catalog lacks; a word already there with another
+    Chinese would be shown with the other feature's meaning (as quarantine once was)."""
+    import importlib
+
+    own = importlib.import_module(module).ZH
+    assert {english: CATALOG["zh"][english] for english in own} == own

@@ -94,7 +94,7 @@ ZH: dict[str, str] = {
     "Time zone of times without an offset": "无时差标记时间所用的时区",
     "Import": "导入", "Imported records": "已导入的记录",
     "Shipment, file or location": "运输单号、文件或库位",
-    "Only with excursions": "仅显示有超温的", "Subject": "对象",
+    "Only with excursions": "仅显示有超温的", "readings|Subject": "对象",
     "Readings from": "记录开始", "to": "至", "Readings": "读数", "Excursions": "温度超限",
     "Imported": "导入时间", "{count} excursion(s)": "{count} 处超限", "in range": "在范围内",
     "No temperature records yet.": "尚无温度记录。", "Temperature record": "温度记录",

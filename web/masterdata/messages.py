@@ -83,7 +83,7 @@ ZH: dict[str, str] = {
     "suppliers, manufacturers, customers": "供货单位、生产企业、购货单位",
     "New party": "新建往来单位", "Edit party {code}": "编辑往来单位 {code}",
     "The party was created.": "往来单位已创建。", "The party was changed.": "往来单位已修改。",
-    "Code, name or contact": "编码、名称或联系人", "Role": "类型", "Licences": "证照",
+    "Code, name or contact": "编码、名称或联系人", "party|Role": "类型", "Licences": "证照",
     "No parties found.": "未找到往来单位。", "Licences and certificates": "证照与资质",
     "Add licence": "添加证照", "no expiry": "长期有效", "No licences on file.": "尚无证照。",
     "First-purchase / first-sale review (首营)": "首营审核（首营企业/首营客户）",

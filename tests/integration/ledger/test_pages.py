@@ -482,6 +482,9 @@ def english_strings() -> set[str]:
     for path in sources:
         source = path.read_text(encoding="utf-8")
         source = re.sub(r'"\s*\n\s*"', "", source)  # join implicitly concatenated strings
+        contexted = re.findall(r'\b_\(\s*"([^"]+)",\s*context="([^"]+)"\)', source)
+        source = re.sub(r'\b_\(\s*"([^"]+)",\s*context="([^"]+)"\)', "", source)
+        found |= {f"{context}|{text}" for text, context in contexted}
         found |= set(re.findall(r'\b_\(\s*"((?:[^"\\]|\\.)+)"', source))
         found |= set(re.findall(r"\b_\(\s*'((?:[^'\\]|\\.)+)'", source))
         found |= set(re.findall(r"(?:sort_header\([^)]*|board_sort\([^)]*), '([^']+)'\)", source))
