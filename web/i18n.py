@@ -230,6 +230,22 @@ def field_label(name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
     return label.get(get_locale()) or label.get("en") or name
 
 
+def field_value(value: Any, name: str, labels: Mapping[str, Mapping[str, str]]) -> str:
+    """A recorded value as its form offered it (an option's label in the user's language),
+    else as `readable` shows it."""
+    label = labels.get(name) or {}
+    locale = get_locale()
+
+    def shown(item: Any) -> str:
+        if isinstance(item, str) and item:
+            return label.get(f"{locale}:{item}") or label.get(f"en:{item}") or readable(item)
+        return readable(item)
+
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return "; ".join(shown(item) for item in value)
+    return shown(value)
+
+
 def refusal(error: GxpError) -> str:
     """A refusal's message in the user's language: the Chinese it carries (`zh=`), else the
     catalog's translation of its English, else the English."""
@@ -260,3 +276,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["readable"] = readable
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["field_value"] = field_value

@@ -194,6 +194,16 @@ Labels = dict[str, dict[str, Mapping[str, str]]]
 _LABELS: dict[int, Labels] = {}
 
 
+def _with_options(form_field: Any) -> Mapping[str, str]:
+    """A field's label, with its options' labels as "<locale>:<value>" keys (an enum's value
+    shown as the form offered it: accepted -> 合格)."""
+    label = dict(form_field.label)
+    for option in getattr(form_field, "options", ()) or ():
+        for locale, text in dict(option.label).items():
+            label[f"{locale}:{option.value}"] = text
+    return label
+
+
 def field_labels(definition_id: int, workflow: Callable[[], BpmnWorkflow]) -> Labels:
     """Step -> field name -> {"en", "zh"} label, from every user task form of the process and
     the processes it calls, to show recorded data as the step's form named it. `workflow`
@@ -213,7 +223,7 @@ def field_labels(definition_id: int, workflow: Callable[[], BpmnWorkflow]) -> La
                 step = found.setdefault(meta.step, {})
                 for form_field in meta.form.fields if meta.form else ():
                     if form_field.label:
-                        step.setdefault(form_field.name, form_field.label)
+                        step.setdefault(form_field.name, _with_options(form_field))
             # What the start form asked (the "started" entry, which has no step).
             for event in getattr(spec, "bpmn_start_events", ()):
                 properties = (getattr(event, "extensions", None) or {}).get("properties") or {}
@@ -223,6 +233,7 @@ def field_labels(definition_id: int, workflow: Callable[[], BpmnWorkflow]) -> La
                     continue
                 for form_field in form.fields if form else ():
                     if form_field.label:
-                        found.setdefault("", {}).setdefault(form_field.name, form_field.label)
+                        found.setdefault("", {}).setdefault(form_field.name,
+                                                            _with_options(form_field))
         _LABELS[definition_id] = found
     return found

@@ -105,3 +105,25 @@ def test_a_feature_s_own_words_are_the_words_shown(app: Flask, module: str) -> N
 
     own = importlib.import_module(module).ZH
     assert {english: CATALOG["zh"][english] for english in own} == own
+
+
+def test_a_recorded_choice_reads_as_its_form_offered_it(app: Flask) -> None:
+    """History shows an enum's value by its option's label (partially_accepted -> 部分合格)."""
+    from engine.workflow.forms import parse_form
+    from engine.workflow.tasks import _with_options
+    from web.i18n import field_value
+
+    form = parse_form('{"fields": [{"name": "conclusion", "type": "enum", "label": {"en": '
+                      '"Conclusion", "zh": "验收结论"}, "options": [{"value": "accepted", '
+                      '"label": {"en": "Accepted", "zh": "合格"}}, {"value": "partially_accepted",'
+                      ' "label": {"en": "Partly accepted", "zh": "部分合格"}}]}, {"name": "note", '
+                      '"type": "str"}]}')
+    labels = {field.name: _with_options(field) for field in form.fields}
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert field_value("partially_accepted", "conclusion", labels) == "部分合格"
+        assert field_value(["accepted", "partially_accepted"], "conclusion", labels) == (
+            "合格; 部分合格")
+        assert field_value("accepted", "note", labels) == "accepted", "free text stays as typed"
+        assert field_value(None, "conclusion", labels) == "—"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert field_value("partially_accepted", "conclusion", labels) == "Partly accepted"
