@@ -203,8 +203,11 @@ def readable(value: Any) -> str:
     if isinstance(value, bool):
         return translate("yes") if value else translate("no")
     if isinstance(value, dict):
-        return " · ".join(f"{key}: {readable(item)}" for key, item in value.items()
-                          if not str(key).startswith("_"))
+        from engine.processes import RECORD_KEYS_ZH
+
+        names = RECORD_KEYS_ZH if get_locale().startswith("zh") else {}
+        return " · ".join(f"{names.get(str(key), key)}: {readable(item)}"
+                          for key, item in value.items() if not str(key).startswith("_"))
     if isinstance(value, list | tuple):
         return "; ".join(readable(item) for item in value) if value else "—"
     if isinstance(value, str) and _ZONED_TIME.fullmatch(value):

@@ -31,6 +31,43 @@ TERMINATED: dict[str, TerminatedHandler] = {}
 #: Processes that run at one site (its packs gate them, its stock moves): started with one.
 SITED: set[str] = set()
 
+#: The Chinese of the keys inside the records the steps' handlers add (postings, results,
+#: gate decisions), as the history shows them to a Chinese reader; English shows the keys.
+RECORD_KEYS_ZH: dict[str, str] = {
+    "accepted": "合格数", "accepted_location": "合格品货位", "address": "地址",
+    "allocation": "分配", "attachments": "附件", "boxes_preconditioned": "保温箱已预冷",
+    "carrier": "承运商", "code": "编码", "cold_chain": "冷链", "cold_chain_responsible_person":
+    "冷链负责人", "consignee": "收货单位", "contact": "联系方式", "customer": "购货单位",
+    "customer_name": "购货单位名称", "customer_name_en": "购货单位英文名称",
+    "customer_order_no": "客户订单号", "deadlines": "期限", "decided_at": "判定时间",
+    "defects": "质量问题", "device_class": "管理类别", "due_at": "截止时间", "expiry": "有效期",
+    "from_location": "原货位", "gtin": "GTIN", "held_for_recall": "召回冻结数",
+    "held_in_quarantine": "留待验数", "hold_in_quarantine": "留待验",
+    "hold_rules": "留待验规则", "hours": "小时", "inspector": "验收员",
+    "licence_flag": "证照提示", "licence_no": "许可证号", "licence_valid": "证照有效",
+    "lines": "明细", "location": "货位", "lot": "批号", "lot_no": "批号", "lots": "批号",
+    "manufacturer": "生产企业", "manufacturer_en": "生产企业英文名称", "model": "型号规格",
+    "moved": "移动", "movement": "流水", "movement_id": "流水号", "movement_ids": "流水号",
+    "movements": "流水", "name": "名称", "name_en": "英文名称", "name_zh": "中文名称",
+    "notified_users": "已通知人员", "notify": "通知", "number": "编号", "order_no": "订单号",
+    "outcome": "结论", "packs": "规则包", "party": "往来单位", "patient_data": "患者信息",
+    "product": "产品", "production_date": "生产日期", "purchaser_licence_no": "购货单位许可证号",
+    "quantity": "数量", "quarantine": "待验", "registrant": "注册人/备案人",
+    "registration_flag": "注册证提示", "registration_no": "注册证号/备案编号",
+    "rejected": "不合格数", "rejected_lines": "不合格明细", "rejected_location": "不合格品货位",
+    "required_fields": "必填项", "review_required": "需要复核", "review_status": "审核状态",
+    "round": "轮次", "rule": "规则", "rules": "规则", "sale_date": "销售日期", "seal": "印章",
+    "seal_applied": "已加封", "second_person_of": "双人复核步骤", "serial": "序列号",
+    "serials": "序列号", "ship_date": "发货日期", "ship_note": "发货备注",
+    "ship_to_address": "收货地址", "shipped_at": "发货时间", "shipper": "发货人",
+    "signed_form": "签名表单", "site_timezone": "仓库时区", "specification": "规格",
+    "status": "状态", "step": "步骤", "storage_conditions": "储存条件", "supplier": "供货单位",
+    "temperature_controlled": "温控", "to": "至", "total": "合计",
+    "tracking_notices": "追踪报告", "transport_conditions": "运输条件",
+    "vehicle_at_temperature": "车辆已达温", "warnings": "警告", "waybill_no": "运单号",
+    "working_days": "工作日",
+}
+
 #: What the steps' handlers add to a task's data (no form labels it), named for the history.
 DATA_LABELS: dict[str, dict[str, str]] = {
     "arrival_compliance": {"en": "Gate decision at arrival", "zh": "到货合规判定"},

@@ -100,7 +100,13 @@ def migrate_to_head() -> None:
 
 
 def empty_database() -> None:
-    """Remove every row, keeping the schema; on PostgreSQL TRUNCATE bypasses row triggers."""
+    """Remove every row, keeping the schema; on PostgreSQL TRUNCATE bypasses row triggers.
+    What the runtime keeps per process definition id goes too: the next test's definitions
+    start again at id 1 (one database never reuses a definition's id)."""
+    from engine.workflow import runtime, tasks
+
+    runtime._FOUR_EYES.clear()
+    tasks._LABELS.clear()
     db.session.remove()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if not tables:

@@ -127,3 +127,13 @@ def test_a_recorded_choice_reads_as_its_form_offered_it(app: Flask) -> None:
         assert field_value(None, "conclusion", labels) == "—"
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert field_value("partially_accepted", "conclusion", labels) == "Partly accepted"
+
+
+def test_a_handler_s_record_names_its_keys_in_chinese(app: Flask) -> None:
+    from web.i18n import readable
+
+    record = {"lot": "T260101", "quantity": 2, "location": "NC-01", "_internal": 1, "odd_key": 3}
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert readable(record) == "批号: T260101 · 数量: 2 · 货位: NC-01 · odd_key: 3"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert readable(record) == "lot: T260101 · quantity: 2 · location: NC-01 · odd_key: 3"
