@@ -205,7 +205,8 @@ def readable(value: Any) -> str:
     if isinstance(value, dict):
         from engine.processes import RECORD_KEYS_ZH
 
-        names = RECORD_KEYS_ZH if get_locale().startswith("zh") else {}
+        names = (RECORD_KEYS_ZH if has_request_context() and get_locale().startswith("zh")
+                 else {})
         return " · ".join(f"{names.get(str(key), key)}: {readable(item)}"
                           for key, item in value.items() if not str(key).startswith("_"))
     if isinstance(value, list | tuple):
