@@ -736,10 +736,13 @@ class Runtime:
             if call.status == "pending" and self.dispatch is None:
                 self._invoke(call)
             if call.status == "done":
-                workflow.script_engine.service_results[guid] = json.loads(call.result)
+                result = json.loads(call.result)
+                workflow.script_engine.service_results[guid] = result
                 task.run()
+                # What the connector answered, where the next step's performer sees it.
                 self._history(instance, task, "service", actor,
-                              {"connector": call.connector})
+                              {"connector": call.connector,
+                               task.task_spec.result_variable: result})
                 progressed = True
             elif call.status == "failed":
                 raise GxpError(f"The service {call.connector} failed: {call.error}",
