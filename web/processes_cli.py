@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from engine import audit
@@ -28,6 +27,8 @@ def validate_command(files: tuple[str, ...]) -> None:
     Runs without a database: call activities may name any process in the files given; service
     tasks, any connector this installation has (the engine's and its plugins').
     """
+    from engine.workflow.runtime import current_runtime
+
     documents: dict[str, bytes | None] = {}
     for name in files:
         try:
@@ -48,7 +49,7 @@ def validate_command(files: tuple[str, ...]) -> None:
             refused += 1
             continue
         result = validate_bpmn(xml, Path(name).name, called_processes=keys,
-                               connectors=set(current_app.extensions["gxpflow.runtime"].connectors))
+                               connectors=set(current_runtime().connectors))
         if result.ok:
             click.echo(f"{name}: OK ({result.process_key})")
             continue

@@ -108,12 +108,13 @@ def library_xml() -> dict[str, bytes]:
 def validate(xml: bytes, filename: str) -> ValidationResult:
     """`validate_bpmn` with the processes a file may call and, inside the app, the connectors
     its runtime has (engine's and plugins')."""
-    known = set(library_xml())
-    from flask import current_app, has_app_context
+    from flask import has_app_context
 
-    runtime = current_app.extensions.get("gxpflow.runtime") if has_app_context() else None
-    return validate_bpmn(xml, filename, called_processes=known,
-                         connectors=None if runtime is None else set(runtime.connectors))
+    from engine.workflow.runtime import current_runtime  # it imports this module
+
+    return validate_bpmn(xml, filename, called_processes=set(library_xml()),
+                         connectors=set(current_runtime().connectors) if has_app_context()
+                         else None)
 
 
 def deploy(actor: User | audit.Actor, xml: bytes, filename: str, *, note: str = "",
