@@ -65,7 +65,8 @@ RECORD_KEYS_ZH: dict[str, str] = {
     "temperature_controlled": "温控", "to": "至", "total": "合计",
     "tracking_notices": "追踪报告", "transport_conditions": "运输条件",
     "vehicle_at_temperature": "车辆已达温", "warnings": "警告", "waybill_no": "运单号",
-    "working_days": "工作日",
+    "working_days": "工作日", "site": "仓库", "by_status": "按状态", "available": "合格",
+    "nonconforming": "不合格", "picked": "已拣货", "recalled": "召回冻结",
 }
 
 #: What the steps' handlers add to a task's data (no form labels it), named for the history.
